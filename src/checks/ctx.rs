@@ -1,0 +1,563 @@
+//! What every check needs to ask of the facts: the machine, the base, the kernel's
+//! drivers, devices and their bindings. Pure lookups, no I/O.
+
+use crate::facts::{BusDevice, Fact, Facts, InputDevice, PowerSupply};
+use crate::profiles::{Driver, PciFn, Profile};
+use crate::report::{KernelSummary, Machine, Status};
+
+use super::Outcome;
+
+/// The result of a lookup in the facts: found, known not to be there, or unknowable.
+#[derive(Debug)]
+pub enum Look<T> {
+    Found(T),
+    /// Not there; the string is the evidence (the path listed).
+    Missing(String),
+    /// Cannot be told; the string says why.
+    Unknown(String),
+}
+
+impl<T> Look<T> {
+    /// Tries `f` when this lookup found nothing.
+    pub fn or_else_missing(self, f: impl FnOnce() -> Look<T>) -> Look<T> {
+        match self {
+            Look::Missing(m) => match f() {
+                Look::Missing(_) => Look::Missing(m),
+                other => other,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Which machine this is.
+#[derive(Debug, Clone)]
+pub struct MachineId {
+    pub is_profile: bool,
+    pub model: &'static str,
+    pub source: &'static str,
+    pub evidence: String,
+    /// Index into the profile's variants, when the size is known.
+    pub variant: Option<usize>,
+}
+
+/// Whether the clipboard sits on its base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Base {
+    Attached,
+    Detached,
+    Unknown,
+}
+
+/// Whether the running kernel has a driver, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Has {
+    Builtin(String),
+    Module(String),
+    No(String),
+    Unknown(String),
+}
+
+pub struct Ctx<'a> {
+    pub facts: &'a Facts,
+    pub profile: &'a Profile,
+    pub machine: MachineId,
+    pub base: (Base, String),
+}
+
+fn fact_str(f: &Fact<String>) -> Option<&str> {
+    f.ok().map(|s| s.as_str())
+}
+
+/// Describes a failed fact as evidence: `"/path: not found"`.
+pub fn why<T>(f: &Fact<T>) -> String {
+    match f.failure() {
+        None => "ok".into(),
+        Some((p, None)) => format!("{}: not found", slash(p)),
+        Some((p, Some(r))) => format!("{}: {}", slash(p), r),
+    }
+}
+
+/// A root-relative path as an absolute one for display.
+pub fn slash(p: &str) -> String {
+    if p.starts_with('/') {
+        p.to_string()
+    } else {
+        format!("/{p}")
+    }
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(facts: &'a Facts, profile: &'a Profile) -> Ctx<'a> {
+        let mut ctx = Ctx {
+            facts,
+            profile,
+            machine: MachineId {
+                is_profile: false,
+                model: "other",
+                source: "unknown",
+                evidence: String::new(),
+                variant: None,
+            },
+            base: (Base::Unknown, String::new()),
+        };
+        ctx.machine = ctx.identify();
+        ctx.base = ctx.base_state();
+        ctx
+    }
+
+    fn identify(&self) -> MachineId {
+        let p = self.profile;
+        let dmi = &self.facts.dmi;
+        let product = fact_str(&dmi.product_name);
+        let vendor = fact_str(&dmi.sys_vendor);
+        let is_profile = product == Some(p.dmi_product) && vendor == Some(p.dmi_vendor);
+        if !is_profile {
+            let (source, evidence) = match (vendor, product) {
+                (Some(v), Some(n)) => ("dmi", format!("/sys/class/dmi/id: {v} {n}")),
+                _ => ("unknown", why(&dmi.product_name)),
+            };
+            return MachineId {
+                is_profile: false,
+                model: "other",
+                source,
+                evidence,
+                variant: None,
+            };
+        }
+        // The IPTS HID product id is the most reliable size marker, then the SKU.
+        if let Look::Found(hid) = self.ipts_hid()
+            && let Some((_, _, product)) = crate::facts::parse::hid_name(&hid.name)
+            && let Some(i) = p.variants.iter().position(|v| v.ipts_product == product)
+        {
+            return MachineId {
+                is_profile,
+                model: p.variants[i].model,
+                source: "ipts-hid",
+                evidence: format!("/sys/bus/hid/devices/{}", hid.name),
+                variant: Some(i),
+            };
+        }
+        if let Some(sku) = fact_str(&dmi.product_sku)
+            && let Some(i) = p.variants.iter().position(|v| v.dmi_sku == sku)
+        {
+            return MachineId {
+                is_profile,
+                model: p.variants[i].model,
+                source: "dmi-sku",
+                evidence: format!("/sys/class/dmi/id/product_sku: {sku}"),
+                variant: Some(i),
+            };
+        }
+        MachineId {
+            is_profile,
+            model: p.variants[0].model,
+            source: "dmi-product",
+            evidence: format!("/sys/class/dmi/id/product_name: {}", p.dmi_product),
+            variant: None,
+        }
+    }
+
+    /// The base state: from the DTX device when it answered, else inferred from the
+    /// devices that live in the base (its USB hubs and the base battery).
+    fn base_state(&self) -> (Base, String) {
+        if let Fact::Ok(s) = &self.facts.dtx.state {
+            // SDTX_STATUS category (0x0000): DETACHED = 0, ATTACHED = 1.
+            return match s.base_state {
+                0x0001 => (Base::Attached, "/dev/surface/dtx: base attached".into()),
+                0x0000 => (Base::Detached, "/dev/surface/dtx: base detached".into()),
+                other => (
+                    Base::Unknown,
+                    format!("/dev/surface/dtx: base state {other:#06x}"),
+                ),
+            };
+        }
+        let usb = match self.bus("usb") {
+            Look::Found(d) => d,
+            _ => return (Base::Unknown, "/sys/bus/usb/devices: unreadable".into()),
+        };
+        let ip = &self.profile.input;
+        let base_usb = usb.iter().any(|d| {
+            d.usb_id().is_some_and(|(v, p)| {
+                v == ip.usb_vendor
+                    && (p == ip.keyboard_product || ip.base_hub_products.contains(&p))
+            })
+        });
+        if base_usb {
+            return (
+                Base::Attached,
+                "/sys/bus/usb/devices: base USB hubs present".into(),
+            );
+        }
+        let has_root_hubs = usb.iter().any(|d| d.name.starts_with("usb"));
+        let base_battery_gone = match self.power_supply(self.profile.battery.base) {
+            Look::Missing(_) => true,
+            Look::Found(ps) => ps
+                .props
+                .ok()
+                .and_then(|p| p.get("present"))
+                .is_some_and(|v| v == "0"),
+            Look::Unknown(_) => false,
+        };
+        if has_root_hubs && base_battery_gone {
+            (
+                Base::Detached,
+                format!(
+                    "no base USB hubs on a working USB bus and no {} (inferred)",
+                    self.profile.battery.base
+                ),
+            )
+        } else {
+            (Base::Unknown, "base devices missing, cause unclear".into())
+        }
+    }
+
+    pub fn machine_report(&self) -> Machine {
+        let mut m = self.machine.report(self.facts);
+        m.base = match self.base.0 {
+            Base::Attached => "attached",
+            Base::Detached => "detached",
+            Base::Unknown => "unknown",
+        }
+        .to_string();
+        m.base_evidence = self.base.1.clone();
+        m
+    }
+
+    pub fn kernel_summary(&self) -> KernelSummary {
+        let (patches, evidence) = self.surface_patches();
+        KernelSummary {
+            release: self.facts.kernel.release.ok().cloned(),
+            surface_patches: patches,
+            patch_evidence: evidence,
+            config_source: self.facts.config.ok().map(|c| c.source.clone()),
+            tainted: self.facts.kernel.tainted.ok().copied(),
+        }
+    }
+
+    /// Whether the running kernel carries the linux-surface patches, with evidence.
+    pub fn surface_patches(&self) -> (Option<bool>, Vec<String>) {
+        let p = &self.profile.patches;
+        let mut yes = Vec::new();
+        if let Fact::Ok(c) = &self.facts.config {
+            for opt in p.config_options {
+                if let Some(v) = c.options.get(*opt) {
+                    yes.push(format!("{}: CONFIG_{opt}={v}", c.source));
+                }
+            }
+        }
+        if let Fact::Ok(t) = &self.facts.module_tree
+            && let Fact::Ok(avail) = &t.available
+        {
+            for m in p.modules {
+                if let Some(path) = avail.get(*m) {
+                    yes.push(format!("{}/{path}", t.dir));
+                }
+            }
+        }
+        let release = self.facts.kernel.release.ok();
+        if let Some(r) = release.filter(|r| r.contains(p.release_marker)) {
+            yes.push(format!("/proc/sys/kernel/osrelease: {r}"));
+        }
+        if !yes.is_empty() {
+            return (Some(true), yes);
+        }
+        // "No" needs positive knowledge: a readable config or module tree without any
+        // patch-only option or module.
+        let config_says_no = matches!(&self.facts.config, Fact::Ok(_));
+        let tree_says_no =
+            matches!(&self.facts.module_tree, Fact::Ok(t) if matches!(t.available, Fact::Ok(_)));
+        if config_says_no || tree_says_no {
+            let mut ev = Vec::new();
+            if let Fact::Ok(c) = &self.facts.config {
+                ev.push(format!(
+                    "{}: none of CONFIG_{}",
+                    c.source,
+                    p.config_options.join(", CONFIG_")
+                ));
+            }
+            if let Fact::Ok(t) = &self.facts.module_tree
+                && matches!(t.available, Fact::Ok(_))
+            {
+                ev.push(format!(
+                    "{}/modules.dep: none of {}",
+                    t.dir,
+                    p.modules.join(", ")
+                ));
+            }
+            if let Some(r) = release {
+                ev.push(format!("/proc/sys/kernel/osrelease: {r}"));
+            }
+            return (Some(false), ev);
+        }
+        (
+            None,
+            vec![why(&self.facts.config), why(&self.facts.module_tree)],
+        )
+    }
+
+    // ---- buses and devices -------------------------------------------------------
+
+    pub fn bus(&self, bus: &str) -> Look<&'a [BusDevice]> {
+        match self.facts.buses.get(bus) {
+            Some(Fact::Ok(v)) => Look::Found(v.as_slice()),
+            // A bus whose directory does not exist has no devices.
+            Some(Fact::Absent { .. }) => Look::Found(&[]),
+            Some(f @ Fact::Unknown { .. }) => Look::Unknown(why(f)),
+            None => Look::Unknown(format!("/sys/bus/{bus}: not collected")),
+        }
+    }
+
+    /// First device on `bus` matching `pred`.
+    pub fn find_dev(&self, bus: &str, pred: impl Fn(&BusDevice) -> bool) -> Look<&'a BusDevice> {
+        match self.bus(bus) {
+            Look::Found(devs) => match devs.iter().find(|d| pred(d)) {
+                Some(d) => Look::Found(d),
+                None => Look::Missing(format!("/sys/bus/{bus}/devices")),
+            },
+            Look::Missing(m) => Look::Missing(m),
+            Look::Unknown(u) => Look::Unknown(u),
+        }
+    }
+
+    pub fn pci(&self, f: &PciFn) -> Look<&'a BusDevice> {
+        self.find_dev("pci", |d| d.pci_id() == Some((f.vendor, f.device)))
+    }
+
+    /// A device whose name is an ACPI id (`MSHW0133:00`, `i2c-INT33BE:00`) on `bus`.
+    pub fn by_hid(&self, bus: &str, hid: &str) -> Look<&'a BusDevice> {
+        self.find_dev(bus, |d| d.acpi_hid() == Some(hid))
+    }
+
+    /// Whether `driver` is registered on `bus` (built in or loaded).
+    pub fn driver_registered(&self, bus: &str, driver: &str) -> Option<bool> {
+        match self.facts.drivers.get(bus) {
+            Some(Fact::Ok(d)) => Some(d.contains(driver)),
+            Some(Fact::Absent { .. }) => Some(false),
+            _ => None,
+        }
+    }
+
+    pub fn ipts_hid(&self) -> Look<&'a BusDevice> {
+        let t = &self.profile.touch;
+        self.find_dev("hid", |d| {
+            crate::facts::parse::hid_name(&d.name).is_some_and(|(bus, v, p)| {
+                bus == 0
+                    && v == t.hid_vendor
+                    && self.profile.variants.iter().any(|x| x.ipts_product == p)
+            })
+        })
+    }
+
+    pub fn inputs(&self) -> Look<&'a [InputDevice]> {
+        match &self.facts.inputs {
+            Fact::Ok(v) => Look::Found(v.as_slice()),
+            Fact::Absent { .. } => Look::Found(&[]),
+            f => Look::Unknown(why(f)),
+        }
+    }
+
+    pub fn power_supply(&self, name: &str) -> Look<&'a PowerSupply> {
+        match &self.facts.power {
+            Fact::Ok(v) => match v.iter().find(|p| p.name == name) {
+                Some(p) => Look::Found(p),
+                None => Look::Missing(format!("/sys/class/power_supply/{name}")),
+            },
+            Fact::Absent { path } => Look::Missing(slash(path)),
+            f => Look::Unknown(why(f)),
+        }
+    }
+
+    // ---- kernel: config, modules -------------------------------------------------
+
+    /// The value of `CONFIG_<opt>`: `Some("y"|"m"|...)`, `Some("")` when known to be
+    /// unset, `None` when the config is unknown.
+    pub fn config(&self, opt: &str) -> Option<&'a str> {
+        match &self.facts.config {
+            Fact::Ok(c) => Some(c.options.get(opt).map(|s| s.as_str()).unwrap_or("")),
+            _ => None,
+        }
+    }
+
+    pub fn loaded(&self, module: &str) -> Option<bool> {
+        self.facts
+            .modules
+            .loaded
+            .ok()
+            .map(|m| m.contains_key(module))
+    }
+
+    /// Whether the kernel provides `d`: from the config, checked against the module
+    /// tree; without a config, from the module tree and the loaded modules.
+    pub fn kernel_has(&self, d: &Driver) -> Has {
+        let tree = self.facts.module_tree.ok();
+        let builtin = tree
+            .and_then(|t| t.builtin.ok())
+            .map(|b| b.contains(d.module));
+        let file = tree.and_then(|t| {
+            t.available.ok().map(|a| {
+                a.get(d.module).map(|p| {
+                    (
+                        format!("{}/{p}", t.dir),
+                        t.files_present.get(d.module).copied().unwrap_or(false),
+                    )
+                })
+            })
+        });
+        let src = self
+            .facts
+            .config
+            .ok()
+            .map(|c| c.source.clone())
+            .unwrap_or_default();
+        if self.loaded(d.module) == Some(true) {
+            return Has::Module(format!("/proc/modules: {} loaded", d.module));
+        }
+        match self.config(d.config) {
+            Some("y") => Has::Builtin(format!("{src}: CONFIG_{}=y", d.config)),
+            Some("m") => match file {
+                Some(Some((path, true))) => Has::Module(path),
+                Some(Some((path, false))) => Has::No(format!(
+                    "{src}: CONFIG_{}=m, but {path} is missing",
+                    d.config
+                )),
+                Some(None) => Has::No(format!(
+                    "{src}: CONFIG_{}=m, but {} is not in modules.dep",
+                    d.config, d.module
+                )),
+                None => Has::Unknown(format!(
+                    "{src}: CONFIG_{}=m; module tree: {}",
+                    d.config,
+                    why(&self.facts.module_tree)
+                )),
+            },
+            Some("") => Has::No(format!("{src}: CONFIG_{} is not set", d.config)),
+            Some(other) => Has::Unknown(format!("{src}: CONFIG_{}={other}", d.config)),
+            None => match (builtin, file) {
+                (Some(true), _) => Has::Builtin(format!("modules.builtin: {}", d.module)),
+                (_, Some(Some((path, true)))) => Has::Module(path),
+                (Some(false), Some(None)) => Has::No(format!(
+                    "{} is neither in modules.builtin nor in modules.dep (no kernel config to confirm)",
+                    d.module
+                )),
+                _ => Has::Unknown(format!(
+                    "kernel config: {}; module tree: {}",
+                    why(&self.facts.config),
+                    why(&self.facts.module_tree)
+                )),
+            },
+        }
+    }
+
+    /// Link "the kernel has the driver" as an outcome. `what` names the part.
+    pub fn link_kernel_has(&self, d: &Driver, what: &str) -> Outcome {
+        match self.kernel_has(d) {
+            Has::Builtin(e) => Outcome::ok(format!("{what}: {} is built in", d.module)).evidence(e),
+            Has::Module(e) => {
+                Outcome::ok(format!("{what}: module {} is available", d.module)).evidence(e)
+            }
+            Has::No(e) => Outcome::failed(format!(
+                "{what}: the running kernel has no {} driver (CONFIG_{})",
+                d.module, d.config
+            ))
+            .evidence(e),
+            Has::Unknown(e) => Outcome::unknown(format!(
+                "{what}: cannot tell whether the kernel has {}",
+                d.module
+            ))
+            .evidence(e),
+        }
+    }
+
+    /// Link "device is bound to the expected driver".
+    pub fn link_bound(&self, bus: &str, dev: Look<&BusDevice>, d: &Driver, what: &str) -> Outcome {
+        match dev {
+            Look::Unknown(u) => {
+                Outcome::unknown(format!("{what}: cannot list /sys/bus/{bus}")).evidence(u)
+            }
+            Look::Missing(m) => Outcome::failed(format!("{what}: device not found")).evidence(m),
+            Look::Found(dev) => {
+                let path = format!("/sys/bus/{bus}/devices/{}/driver", dev.name);
+                match &dev.driver {
+                    Some(drv) if drv == d.driver => {
+                        Outcome::ok(format!("{what}: {} bound to {drv}", dev.name))
+                            .evidence(format!("{path} -> {drv}"))
+                    }
+                    Some(other) => Outcome::failed(format!(
+                        "{what}: {} is bound to {other}, expected {}",
+                        dev.name, d.driver
+                    ))
+                    .evidence(format!("{path} -> {other}")),
+                    None => self
+                        .unbound(bus, dev, d, what)
+                        .evidence(format!("{path}: not found")),
+                }
+            }
+        }
+    }
+
+    /// Why a present device has no driver: the kernel lacks it, it is not loaded, or
+    /// it is loaded and its probe failed.
+    pub fn unbound(&self, bus: &str, dev: &BusDevice, d: &Driver, what: &str) -> Outcome {
+        match self.kernel_has(d) {
+            Has::No(e) => Outcome::failed(format!(
+                "{what}: {} has no driver; the kernel lacks {} (CONFIG_{})",
+                dev.name, d.module, d.config
+            ))
+            .evidence(e),
+            has => {
+                let registered = self.driver_registered(bus, d.driver);
+                match (registered, self.loaded(d.module), has) {
+                    (Some(true), _, _) => Outcome::failed(format!(
+                        "{what}: driver {} is registered but {} is not bound: its probe failed",
+                        d.driver, dev.name
+                    ))
+                    .evidence(format!("/sys/bus/{bus}/drivers/{}", d.driver))
+                    .hint(format!(
+                        "See `journalctl -k -b | grep -i {}`; rebind with `echo {} > /sys/bus/{bus}/drivers_probe` or reload the module.",
+                        d.module, dev.name
+                    )),
+                    (_, Some(false), Has::Module(e)) => Outcome::failed(format!(
+                        "{what}: {} is not bound: module {} is not loaded",
+                        dev.name, d.module
+                    ))
+                    .evidence(e)
+                    .hint(format!("Load it: `modprobe {}`; if that fails, see `journalctl -k -b`.", d.module)),
+                    _ => Outcome::failed(format!("{what}: {} is not bound to {}", dev.name, d.driver)),
+                }
+            }
+        }
+    }
+
+    pub fn has_dgpu_expected(&self) -> Option<bool> {
+        self.machine
+            .variant
+            .map(|i| self.profile.variants[i].always_has_dgpu)
+    }
+}
+
+impl MachineId {
+    pub fn report(&self, facts: &Facts) -> Machine {
+        let os = facts
+            .os
+            .os_release
+            .ok()
+            .and_then(|kv| kv.get("PRETTY_NAME").or_else(|| kv.get("NAME")).cloned());
+        Machine {
+            model: self.model.to_string(),
+            model_source: self.source.to_string(),
+            vendor: facts.dmi.sys_vendor.ok().cloned(),
+            product: facts.dmi.product_name.ok().cloned(),
+            sku: facts.dmi.product_sku.ok().cloned(),
+            os,
+            nixos: facts.os.is_nixos,
+            base: String::new(),
+            base_evidence: String::new(),
+        }
+    }
+}
+
+/// Formats a status for messages.
+pub fn st(s: Status) -> &'static str {
+    s.as_str()
+}

@@ -1,0 +1,256 @@
+//! Diagnosis: pure functions from [`Facts`] to a [`Report`]. Nothing here reads a file.
+//!
+//! Every check is declared once, in [`REGISTRY`] order, with a stable id, its
+//! subsystem, what it verifies, why it matters and how to fix a failure. A
+//! subsystem is a chain of checks; its status is the worst of its checks and its
+//! summary names the first check with that status (the first broken link).
+//! `docs/checks.md` and `surface-check explain` are generated from these
+//! declarations.
+
+mod battery;
+mod camera;
+pub mod ctx;
+mod detach;
+mod dgpu;
+mod input;
+mod kernel;
+mod platform;
+mod touch;
+mod wireless;
+
+use crate::facts::Facts;
+use crate::profiles::Profile;
+use crate::report::{CheckResult, Report, SCHEMA_VERSION, Status, SubsystemReport};
+
+pub use ctx::Ctx;
+
+/// A subsystem: an id, a title, and its checks in chain order.
+pub struct SubsystemDef {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub checks: &'static [CheckDef],
+}
+
+/// One declared check.
+pub struct CheckDef {
+    /// Stable id, `<subsystem>.<name>`.
+    pub id: &'static str,
+    pub title: &'static str,
+    /// What the check verifies.
+    pub verifies: &'static str,
+    /// Why it matters: what breaks for the user.
+    pub rationale: &'static str,
+    /// How to fix a failure, in general; an outcome may give a more specific hint.
+    pub fix: &'static str,
+    /// Checks that must be ok for this one to be meaningful.
+    pub requires: &'static [&'static str],
+    pub run: fn(&Ctx) -> Outcome,
+}
+
+/// The result of running one check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub status: Status,
+    pub summary: String,
+    pub evidence: Vec<String>,
+    /// A hint specific to this outcome; otherwise the check's `fix` is used.
+    pub hint: Option<String>,
+}
+
+impl Outcome {
+    pub fn new(status: Status, summary: impl Into<String>) -> Outcome {
+        Outcome {
+            status,
+            summary: summary.into(),
+            evidence: Vec::new(),
+            hint: None,
+        }
+    }
+    pub fn ok(summary: impl Into<String>) -> Outcome {
+        Outcome::new(Status::Ok, summary)
+    }
+    pub fn failed(summary: impl Into<String>) -> Outcome {
+        Outcome::new(Status::Failed, summary)
+    }
+    pub fn degraded(summary: impl Into<String>) -> Outcome {
+        Outcome::new(Status::Degraded, summary)
+    }
+    pub fn absent(summary: impl Into<String>) -> Outcome {
+        Outcome::new(Status::Absent, summary)
+    }
+    pub fn unknown(summary: impl Into<String>) -> Outcome {
+        Outcome::new(Status::Unknown, summary)
+    }
+    pub fn evidence(mut self, e: impl Into<String>) -> Outcome {
+        self.evidence.push(e.into());
+        self
+    }
+    pub fn evidence_all(mut self, e: impl IntoIterator<Item = String>) -> Outcome {
+        self.evidence.extend(e);
+        self
+    }
+    pub fn hint(mut self, h: impl Into<String>) -> Outcome {
+        self.hint = Some(h.into());
+        self
+    }
+}
+
+/// Every subsystem and its checks, in report order.
+pub static REGISTRY: &[SubsystemDef] = &[
+    kernel::SUBSYSTEM,
+    touch::SUBSYSTEM,
+    camera::SUBSYSTEM,
+    battery::SUBSYSTEM,
+    detach::SUBSYSTEM,
+    input::SUBSYSTEM,
+    dgpu::SUBSYSTEM,
+    wireless::SUBSYSTEM,
+    platform::SUBSYSTEM,
+];
+
+/// All checks, in registry order.
+pub fn all_checks() -> impl Iterator<Item = (&'static SubsystemDef, &'static CheckDef)> {
+    REGISTRY
+        .iter()
+        .flat_map(|s| s.checks.iter().map(move |c| (s, c)))
+}
+
+/// Finds a check by id.
+pub fn find(id: &str) -> Option<(&'static SubsystemDef, &'static CheckDef)> {
+    all_checks().find(|(_, c)| c.id == id)
+}
+
+/// Diagnoses `facts` against `profile`. `source` says where the facts came from.
+pub fn diagnose(facts: &Facts, profile: &Profile, source: &str) -> Report {
+    let ctx = Ctx::new(facts, profile);
+    let mut subsystems = Vec::new();
+    for sub in REGISTRY {
+        let mut results: Vec<CheckResult> = Vec::new();
+        for check in sub.checks {
+            let outcome = if !ctx.machine.is_profile {
+                Outcome::absent(format!("not a {}", profile.name))
+                    .evidence(ctx.machine.evidence.clone())
+            } else if let Some(blocker) = check.requires.iter().find_map(|req| {
+                results
+                    .iter()
+                    .find(|r| r.id == *req && r.status != Status::Ok)
+            }) {
+                let status = if blocker.status == Status::Absent {
+                    Status::Absent
+                } else {
+                    Status::Unknown
+                };
+                Outcome::new(
+                    status,
+                    format!("not checked: {} is {}", blocker.id, blocker.status),
+                )
+            } else {
+                (check.run)(&ctx)
+            };
+            let hint = match outcome.status {
+                Status::Ok | Status::Absent => outcome.hint,
+                _ => Some(outcome.hint.unwrap_or_else(|| check.fix.to_string())),
+            };
+            let hint = if outcome.summary.starts_with("not checked:") {
+                None
+            } else {
+                hint
+            };
+            results.push(CheckResult {
+                id: check.id.to_string(),
+                status: outcome.status,
+                summary: outcome.summary,
+                hint,
+                evidence: outcome.evidence,
+            });
+        }
+        subsystems.push(summarize(sub, results));
+    }
+    let overall = subsystems
+        .iter()
+        .map(|s| s.status)
+        .max_by_key(|s| s.severity())
+        .unwrap_or(Status::Unknown);
+    Report {
+        schema_version: SCHEMA_VERSION,
+        machine: ctx.machine_report(),
+        kernel: ctx.kernel_summary(),
+        overall,
+        subsystems,
+        hung_paths: facts.hung_paths.clone(),
+        source: source.to_string(),
+        generated_by: format!("surface-check {}", env!("CARGO_PKG_VERSION")),
+    }
+}
+
+/// A subsystem's verdict: the worst status of its checks, named by the first check
+/// (in chain order) that has it.
+fn summarize(sub: &SubsystemDef, checks: Vec<CheckResult>) -> SubsystemReport {
+    let status = checks
+        .iter()
+        .map(|c| c.status)
+        .max_by_key(|s| s.severity())
+        .unwrap_or(Status::Unknown);
+    let decider = checks
+        .iter()
+        .find(|c| c.status == status && !c.summary.starts_with("not checked:"))
+        .or_else(|| checks.iter().find(|c| c.status == status));
+    let (summary, decided_by, hint) = match (status, decider) {
+        (Status::Ok, _) => (
+            format!(
+                "{} checks passed",
+                checks.iter().filter(|c| c.status == Status::Ok).count()
+            ),
+            None,
+            None,
+        ),
+        (_, Some(c)) => (c.summary.clone(), Some(c.id.clone()), c.hint.clone()),
+        (_, None) => ("no checks".to_string(), None, None),
+    };
+    SubsystemReport {
+        id: sub.id.to_string(),
+        title: sub.title.to_string(),
+        status,
+        summary,
+        decided_by,
+        hint,
+        checks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn ids_are_unique_and_prefixed_by_their_subsystem() {
+        let mut seen = BTreeSet::new();
+        for (sub, c) in all_checks() {
+            assert!(seen.insert(c.id), "duplicate check id {}", c.id);
+            assert!(
+                c.id.starts_with(&format!("{}.", sub.id)),
+                "{} not under {}",
+                c.id,
+                sub.id
+            );
+            assert!(!c.fix.is_empty() && !c.rationale.is_empty() && !c.verifies.is_empty());
+        }
+    }
+
+    #[test]
+    fn requirements_name_earlier_checks_of_the_same_subsystem() {
+        for sub in REGISTRY {
+            for (i, c) in sub.checks.iter().enumerate() {
+                for r in c.requires {
+                    assert!(
+                        sub.checks[..i].iter().any(|e| e.id == *r),
+                        "{} requires {}, which does not come before it",
+                        c.id,
+                        r
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! Facts: what the machine shows, collected in one bounded pass, judged nowhere.
+//!
+//! Each collector reads one source through a [`Root`] and fills its part of [`Facts`].
+//! A read that fails becomes a recorded [`Fact::Absent`] (the path does not exist:
+//! evidence) or [`Fact::Unknown`] (it exists but could not be read or parsed: no
+//! evidence either way). Facts serialize to JSON (`surface-check capture`) and back
+//! (`status --from`), so a bug report replays exactly.
+
+pub mod devices;
+pub mod dtx;
+pub mod firmware;
+pub mod input;
+pub mod kernel;
+pub mod modules;
+pub mod nixos;
+pub mod parse;
+pub mod power;
+pub mod redact;
+pub mod services;
+pub mod video;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::profiles::Profile;
+use crate::root::{ReadError, Root, RootError};
+
+/// Version of the facts format; `status --from` refuses other versions.
+pub const FACTS_VERSION: u32 = 1;
+
+/// One collected value, or why there is none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fact<T> {
+    /// The value as read.
+    Ok(T),
+    /// The path does not exist: evidence that the thing is not there.
+    Absent { path: String },
+    /// The path exists but could not be read or understood: no evidence either way.
+    Unknown { path: String, reason: String },
+}
+
+impl<T> Fact<T> {
+    /// A fact from a read result: `NotFound` is absence, every other error is unknown.
+    pub fn from_read(path: &str, r: Result<T, ReadError>) -> Fact<T> {
+        match r {
+            Ok(v) => Fact::Ok(v),
+            Err(ReadError::NotFound) => Fact::Absent {
+                path: path.to_string(),
+            },
+            Err(e) => Fact::Unknown {
+                path: path.to_string(),
+                reason: e.to_string(),
+            },
+        }
+    }
+
+    pub fn unparseable(path: &str, why: impl std::fmt::Display) -> Fact<T> {
+        Fact::Unknown {
+            path: path.to_string(),
+            reason: format!("unparseable: {why}"),
+        }
+    }
+
+    pub fn ok(&self) -> Option<&T> {
+        match self {
+            Fact::Ok(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn is_absent(&self) -> bool {
+        matches!(self, Fact::Absent { .. })
+    }
+
+    /// The path this fact rests on, where it failed.
+    pub fn failure(&self) -> Option<(&str, Option<&str>)> {
+        match self {
+            Fact::Ok(_) => None,
+            Fact::Absent { path } => Some((path, None)),
+            Fact::Unknown { path, reason } => Some((path, Some(reason))),
+        }
+    }
+
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Fact<U> {
+        match self {
+            Fact::Ok(v) => Fact::Ok(f(v)),
+            Fact::Absent { path } => Fact::Absent { path },
+            Fact::Unknown { path, reason } => Fact::Unknown { path, reason },
+        }
+    }
+}
+
+/// Everything collected from one machine (or one captured tree).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Facts {
+    pub facts_version: u32,
+    pub source: Source,
+    pub os: Os,
+    pub dmi: Dmi,
+    pub kernel: Kernel,
+    pub config: Fact<KernelConfig>,
+    pub modules: Modules,
+    pub module_tree: Fact<ModuleTree>,
+    /// Devices per bus (`pci`, `acpi`, `platform`, `i2c`, `serial`, `usb`, `hid`, `mei`).
+    pub buses: BTreeMap<String, Fact<Vec<BusDevice>>>,
+    /// Registered drivers per bus: a driver listed here is in the kernel (built in or
+    /// loaded), bound or not.
+    pub drivers: BTreeMap<String, Fact<BTreeSet<String>>>,
+    pub inputs: Fact<Vec<InputDevice>>,
+    pub video: Fact<Vec<VideoNode>>,
+    pub media: Fact<Vec<MediaDevice>>,
+    pub power: Fact<Vec<PowerSupply>>,
+    pub dtx: Dtx,
+    pub platform_profile: PlatformProfile,
+    pub firmware: Firmware,
+    pub services: Services,
+    pub nixos: Option<NixOs>,
+    /// Paths whose reads hung and were cut off during this collection.
+    pub hung_paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// The root the facts were read from (`/` for the live machine).
+    pub root: String,
+    /// `surface-check <version>` that collected them.
+    pub collector: String,
+    /// Whether identifying values were redacted (`capture`).
+    pub redacted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Os {
+    /// `etc/os-release` key/values.
+    pub os_release: Fact<BTreeMap<String, String>>,
+    /// `etc/NIXOS` exists or os-release says `ID=nixos`.
+    pub is_nixos: bool,
+}
+
+/// `sys/class/dmi/id/*` (serial numbers and UUIDs are never read).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dmi {
+    pub sys_vendor: Fact<String>,
+    pub product_name: Fact<String>,
+    pub product_sku: Fact<String>,
+    pub product_family: Fact<String>,
+    pub product_version: Fact<String>,
+    pub board_name: Fact<String>,
+    pub bios_version: Fact<String>,
+    pub chassis_type: Fact<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kernel {
+    /// `proc/sys/kernel/osrelease` (`uname -r`).
+    pub release: Fact<String>,
+    /// `proc/version`.
+    pub version: Fact<String>,
+    /// `proc/cmdline`.
+    pub cmdline: Fact<String>,
+    /// `proc/sys/kernel/tainted` as a bit mask.
+    pub tainted: Fact<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelConfig {
+    /// Where the config was read (`/proc/config.gz` or `/boot/config-<release>`).
+    pub source: String,
+    /// `CONFIG_` options that are set, without the prefix: `HID_IPTS` -> `m`.
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadedModule {
+    pub name: String,
+    pub size: u64,
+    pub refcount: i64,
+    pub used_by: Vec<String>,
+    /// `Live`, `Loading` or `Unloading`.
+    pub state: String,
+    /// Taint flags shown after the address, e.g. `(OE)` -> `OE`.
+    pub taint: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Modules {
+    /// `proc/modules`, by name.
+    pub loaded: Fact<BTreeMap<String, LoadedModule>>,
+    /// Names under `sys/module` (loaded modules and built-ins with parameters).
+    pub sys_module: Fact<BTreeSet<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleTree {
+    /// Root-relative directory of the running kernel's modules.
+    pub dir: String,
+    /// Module names in `modules.builtin` (normalized: `-` -> `_`).
+    pub builtin: Fact<BTreeSet<String>>,
+    /// Module name -> path in `modules.dep` (normalized names).
+    pub available: Fact<BTreeMap<String, String>>,
+    /// `modules.alias` entries for the modules the profile cares about.
+    pub aliases: Fact<Vec<ModAlias>>,
+    /// For the profile's modules listed in `modules.dep`: whether the file is there.
+    pub files_present: BTreeMap<String, bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModAlias {
+    pub pattern: String,
+    pub module: String,
+}
+
+/// One device on a bus, with its bound driver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusDevice {
+    /// Name under `sys/bus/<bus>/devices` (`0000:00:14.3`, `MSHW0084:00`, `serial0-0`).
+    pub name: String,
+    /// Canonical sysfs path (`/sys/devices/...`), when it resolved.
+    pub path: Option<String>,
+    /// Bound driver, from the `driver` link.
+    pub driver: Option<String>,
+    /// Selected attributes (per bus: `vendor`, `device`, `class`, `status`, `uuid`, ...).
+    pub attrs: BTreeMap<String, String>,
+    /// Child nodes of interest (`hidraw` names of a HID device).
+    pub children: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputId {
+    pub bustype: u16,
+    pub vendor: u16,
+    pub product: u16,
+    pub version: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputDevice {
+    /// `input12`.
+    pub sysname: String,
+    /// The device's name (`Microsoft Surface Keyboard`).
+    pub name: Fact<String>,
+    pub phys: Option<String>,
+    pub id: Fact<InputId>,
+    /// Capability bits by type (`ev`, `key`, `sw`, `abs`, `rel`, `msc`): set bit numbers.
+    pub capabilities: BTreeMap<String, Fact<Vec<u16>>>,
+    /// `INPUT_PROP_*` bits set.
+    pub properties: Fact<Vec<u16>>,
+    /// Canonical sysfs path of the parent device.
+    pub parent: Option<String>,
+    /// The `eventN` handler, if any.
+    pub event: Option<String>,
+    /// Type of `dev/input/eventN`.
+    pub node: Option<Fact<crate::root::NodeKind>>,
+    /// `E:` properties from the udev database (`run/udev/data/c13:N`).
+    pub udev: Fact<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VideoNode {
+    /// `video0`, `v4l-subdev3`.
+    pub sysname: String,
+    pub name: Fact<String>,
+    /// Canonical path of the parent device (PCI function or I2C client).
+    pub parent: Option<String>,
+    /// Type of `dev/<sysname>`.
+    pub node: Fact<crate::root::NodeKind>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaDevice {
+    pub sysname: String,
+    pub model: Fact<String>,
+    pub parent: Option<String>,
+    pub node: Fact<crate::root::NodeKind>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PowerSupply {
+    /// `BAT1`, `ADP1`.
+    pub name: String,
+    /// `POWER_SUPPLY_*` keys from `uevent`, prefix stripped and lower-cased.
+    pub props: Fact<BTreeMap<String, String>>,
+    /// Canonical path of the parent device (`/sys/devices/.../PNP0C0A:00`).
+    pub parent: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dtx {
+    /// Type of `dev/surface/dtx`.
+    pub node: Fact<crate::root::NodeKind>,
+    /// `sys/class/misc/surface_dtx` exists.
+    pub misc_registered: bool,
+    /// State read by ioctl from a live DTX device.
+    pub state: Fact<DtxState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DtxState {
+    /// `SDTX_BASE_*` state word.
+    pub base_state: u16,
+    pub base_id: u16,
+    pub device_mode: u16,
+    pub latch_status: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformProfile {
+    pub current: Fact<String>,
+    pub choices: Fact<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Firmware {
+    /// `sys/module/firmware_class/parameters/path` (NixOS points it into the store).
+    pub custom_path: Fact<String>,
+    /// Directories searched, in the kernel's order.
+    pub search: Vec<String>,
+    /// Wanted file (`intel/ipu3-fw.bin`) -> where it was found (with `.zst`/`.xz`).
+    pub files: BTreeMap<String, Option<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Services {
+    /// Unit name -> evidence (`iptsd@.service`, `surface-dtx-daemon.service`).
+    pub units: BTreeMap<String, UnitEvidence>,
+    /// udev rule files found, by name (`50-iptsd.rules`).
+    pub udev_rules: Vec<String>,
+    /// Running processes of interest (`comm` of `proc/<pid>`), with pid count.
+    pub processes: Fact<BTreeMap<String, u32>>,
+    /// `sys/fs/cgroup` services with live processes, by unit name.
+    pub running_units: Fact<BTreeSet<String>>,
+    /// `dev/ipts/*` nodes of the legacy IPTS driver.
+    pub legacy_ipts_nodes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitEvidence {
+    /// Root-relative paths where the unit file was found.
+    pub files: Vec<String>,
+    /// `*.wants/` directories that enable it.
+    pub enabled_by: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NixOs {
+    pub booted: Fact<Generation>,
+    pub current: Fact<Generation>,
+    pub profile: Fact<Generation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Generation {
+    /// Where the generation link points (`/nix/store/...-nixos-system-...`).
+    pub toplevel: String,
+    pub kernel: Option<String>,
+    pub kernel_modules: Option<String>,
+    pub initrd: Option<String>,
+    /// Module directories under `kernel-modules/lib/modules`.
+    pub module_releases: Vec<String>,
+}
+
+/// Collects every fact from `root`, under the read watchdog.
+pub fn collect(root: &Root, profile: &'static Profile) -> Result<Facts, RootError> {
+    let mut facts = root.run_watched(move |r| collect_unwatched(r, profile))?;
+    facts.hung_paths = root.hung_paths();
+    Ok(facts)
+}
+
+/// One pass over the host. Pure in what it reads: safe to re-run after a hung read.
+pub fn collect_unwatched(root: &Root, profile: &Profile) -> Facts {
+    let os = kernel::os(root);
+    let kernel = kernel::kernel(root);
+    let release = kernel.release.ok().cloned();
+    let nixos = nixos::collect(root, os.is_nixos);
+    let (buses, drivers) = devices::collect(root);
+    let config = kernel::config(root, release.as_deref());
+    let module_tree = modules::tree(root, release.as_deref(), profile);
+    Facts {
+        facts_version: FACTS_VERSION,
+        source: Source {
+            root: root.base().display().to_string(),
+            collector: format!("surface-check {}", env!("CARGO_PKG_VERSION")),
+            redacted: false,
+        },
+        dmi: kernel::dmi(root),
+        os,
+        kernel,
+        config,
+        modules: modules::loaded(root),
+        module_tree,
+        buses,
+        drivers,
+        inputs: input::collect(root),
+        video: video::video(root),
+        media: video::media(root),
+        power: power::collect(root),
+        dtx: dtx::collect(root),
+        platform_profile: power::platform_profile(root),
+        firmware: firmware::collect(root, release.as_deref(), profile),
+        services: services::collect(root, profile),
+        nixos,
+        hung_paths: Vec::new(),
+    }
+}
+
+/// Lists a directory as a fact, sorted.
+pub(crate) fn list_sorted(root: &Root, path: &str) -> Fact<Vec<String>> {
+    Fact::from_read(path, root.list_dir(path)).map(|mut v| {
+        v.sort();
+        v
+    })
+}
+
+/// Reads a text attribute as a fact.
+pub(crate) fn text(root: &Root, path: &str) -> Fact<String> {
+    Fact::from_read(path, root.read_text(path))
+}
+
+/// Reads a text attribute, `None` when it cannot be read.
+pub(crate) fn text_opt(root: &Root, path: &str) -> Option<String> {
+    root.read_text(path).ok()
+}

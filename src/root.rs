@@ -1,0 +1,608 @@
+//! `Root`: every read of the host goes through here.
+//!
+//! A root is a directory that stands for `/`: the live machine (`/`) or a captured
+//! tree (`--root DIR`). Paths are resolved inside the root as under chroot, with
+//! `openat2(RESOLVE_IN_ROOT)`: absolute symlinks (NixOS `/run/booted-system`) and `..`
+//! never leave it. Every read is bounded:
+//!
+//! - a size cap per file ([`Limits::max_file`], [`Limits::max_large_file`]);
+//! - symlink loops end in `ELOOP`, reported as [`ReadError::SymlinkLoop`];
+//! - a read that blocks (a hung sysfs attribute, a FIFO) is cut off by the watchdog in
+//!   [`Root::run_watched`]: the path is marked hung, the work starts again, and that
+//!   path then answers [`ReadError::TimedOut`] at once.
+//!
+//! Failures are values, never panics: collectors turn them into recorded facts.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
+use nix::sys::stat::{Mode, SFlag, fstat};
+use serde::{Deserialize, Serialize};
+
+/// Why a read of the host did not give a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ReadError {
+    #[error("not found")]
+    NotFound,
+    #[error("permission denied")]
+    PermissionDenied,
+    #[error("larger than the {limit}-byte cap")]
+    TooLarge { limit: u64 },
+    #[error("timed out after {after_ms} ms")]
+    TimedOut { after_ms: u64 },
+    #[error("symlink loop")]
+    SymlinkLoop,
+    #[error("not a directory")]
+    NotADirectory,
+    #[error("is a directory")]
+    IsADirectory,
+    #[error("too many entries (cap {limit})")]
+    TooManyEntries { limit: usize },
+    #[error("{0}")]
+    Io(String),
+}
+
+impl ReadError {
+    fn from_errno(e: Errno) -> Self {
+        match e {
+            Errno::ENOENT => ReadError::NotFound,
+            Errno::EACCES | Errno::EPERM => ReadError::PermissionDenied,
+            Errno::ELOOP => ReadError::SymlinkLoop,
+            Errno::ENOTDIR => ReadError::NotADirectory,
+            Errno::EISDIR => ReadError::IsADirectory,
+            other => ReadError::Io(other.desc().to_string()),
+        }
+    }
+
+    fn from_io(e: &std::io::Error) -> Self {
+        match e.raw_os_error() {
+            Some(code) => Self::from_errno(Errno::from_raw(code)),
+            None => ReadError::Io(e.to_string()),
+        }
+    }
+
+    /// The path does not exist: evidence of absence, not a failure to know.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ReadError::NotFound)
+    }
+}
+
+/// Errors of the root as a whole (opening it, or a watched run giving up).
+#[derive(Debug, thiserror::Error)]
+pub enum RootError {
+    #[error("cannot open root {path}: {source}")]
+    Open { path: PathBuf, source: ReadError },
+    #[error("more than {0} reads hung; giving up")]
+    TooManyHung(usize),
+    #[error("the collector thread panicked: {0}")]
+    Panicked(String),
+}
+
+/// Bounds on every read.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Cap for ordinary files (sysfs attributes, proc files, udev records).
+    pub max_file: u64,
+    /// Cap for the few large files (kernel config, modules.alias, modules.dep).
+    pub max_large_file: u64,
+    /// A single read (open, read, readdir, readlink) longer than this is cut off.
+    pub read_timeout: Duration,
+    /// Cap on entries of one directory.
+    pub max_dir_entries: usize,
+    /// How many hung paths a watched run tolerates before giving up.
+    pub max_hung: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file: 1 << 20,
+            max_large_file: 64 << 20,
+            read_timeout: Duration::from_millis(1500),
+            max_dir_entries: 100_000,
+            max_hung: 16,
+        }
+    }
+}
+
+/// The type of a node, as `stat` (following symlinks) sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum NodeKind {
+    File,
+    Dir,
+    CharDevice { major: u32, minor: u32 },
+    BlockDevice { major: u32, minor: u32 },
+    Fifo,
+    Socket,
+}
+
+/// The operation in flight on one worker, seen by the watchdog.
+struct Slot {
+    current: Mutex<Option<(String, Instant)>>,
+    abandoned: AtomicBool,
+}
+
+impl Slot {
+    fn new() -> Arc<Self> {
+        Arc::new(Slot {
+            current: Mutex::new(None),
+            abandoned: AtomicBool::new(false),
+        })
+    }
+}
+
+struct Shared {
+    base: PathBuf,
+    /// The host path of the root as the kernel names it (for `canonical`).
+    base_real: PathBuf,
+    dir: OwnedFd,
+    limits: Limits,
+    hung: Mutex<BTreeSet<String>>,
+    /// Test hook: permute directory listings to prove nothing depends on their order.
+    shuffle_seed: Option<u64>,
+}
+
+/// A directory that stands for `/`. Cheap to clone.
+#[derive(Clone)]
+pub struct Root {
+    shared: Arc<Shared>,
+    slot: Arc<Slot>,
+}
+
+impl fmt::Debug for Root {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Root")
+            .field("base", &self.shared.base)
+            .finish()
+    }
+}
+
+/// Marks one operation as in flight for the watchdog; clears it when dropped.
+struct OpGuard<'a>(&'a Slot);
+
+impl Drop for OpGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.0.current.lock() {
+            *c = None;
+        }
+    }
+}
+
+impl Root {
+    /// Opens `base` as the root with default limits.
+    pub fn open(base: impl AsRef<Path>) -> Result<Root, RootError> {
+        Root::with_limits(base, Limits::default())
+    }
+
+    pub fn with_limits(base: impl AsRef<Path>, limits: Limits) -> Result<Root, RootError> {
+        let base = base.as_ref().to_path_buf();
+        let dir = nix::fcntl::open(
+            &base,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| RootError::Open {
+            path: base.clone(),
+            source: ReadError::from_errno(e),
+        })?;
+        let base_real = std::fs::read_link(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&dir)
+        ))
+        .unwrap_or_else(|_| base.clone());
+        Ok(Root {
+            shared: Arc::new(Shared {
+                base,
+                base_real,
+                dir,
+                limits,
+                hung: Mutex::new(BTreeSet::new()),
+                shuffle_seed: None,
+            }),
+            slot: Slot::new(),
+        })
+    }
+
+    /// A copy of this root whose directory listings come back permuted by `seed`.
+    /// Used by tests to prove that no verdict depends on listing order.
+    pub fn with_listing_shuffle(&self, seed: u64) -> Result<Root, RootError> {
+        let mut r = Root::with_limits(&self.shared.base, self.shared.limits.clone())?;
+        Arc::get_mut(&mut r.shared)
+            .expect("fresh root is unshared")
+            .shuffle_seed = Some(seed);
+        Ok(r)
+    }
+
+    pub fn base(&self) -> &Path {
+        &self.shared.base
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.shared.limits
+    }
+
+    /// Paths that hung during watched runs, root-relative.
+    pub fn hung_paths(&self) -> Vec<String> {
+        self.shared
+            .hung
+            .lock()
+            .map(|h| h.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn rel(path: &str) -> &str {
+        let p = path.trim_start_matches('/');
+        if p.is_empty() { "." } else { p }
+    }
+
+    fn begin(&self, path: &str) -> Result<OpGuard<'_>, ReadError> {
+        let timeout = self.shared.limits.read_timeout;
+        if self.slot.abandoned.load(Ordering::Relaxed) {
+            return Err(ReadError::TimedOut {
+                after_ms: timeout.as_millis() as u64,
+            });
+        }
+        if self
+            .shared
+            .hung
+            .lock()
+            .map(|h| h.contains(path))
+            .unwrap_or(false)
+        {
+            return Err(ReadError::TimedOut {
+                after_ms: timeout.as_millis() as u64,
+            });
+        }
+        if let Ok(mut c) = self.slot.current.lock() {
+            *c = Some((path.to_string(), Instant::now()));
+        }
+        Ok(OpGuard(&self.slot))
+    }
+
+    fn open_in_root(&self, rel: &str, flags: OFlag) -> Result<OwnedFd, ReadError> {
+        // openat2 rejects any flag but O_DIRECTORY/O_NOFOLLOW/O_CLOEXEC beside O_PATH.
+        let extra = if flags.contains(OFlag::O_PATH) {
+            OFlag::O_CLOEXEC
+        } else {
+            OFlag::O_CLOEXEC | OFlag::O_NOCTTY
+        };
+        let how = OpenHow::new()
+            .flags(flags | extra)
+            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+        openat2(self.shared.dir.as_fd(), rel, how).map_err(ReadError::from_errno)
+    }
+
+    fn read_capped(&self, path: &str, cap: u64) -> Result<Vec<u8>, ReadError> {
+        let rel = Self::rel(path);
+        let _g = self.begin(rel)?;
+        let fd = self.open_in_root(rel, OFlag::O_RDONLY)?;
+        let st = fstat(&fd).map_err(ReadError::from_errno)?;
+        if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR {
+            return Err(ReadError::IsADirectory);
+        }
+        let mut buf = Vec::new();
+        let file = std::fs::File::from(fd);
+        file.take(cap + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| ReadError::from_io(&e))?;
+        if buf.len() as u64 > cap {
+            return Err(ReadError::TooLarge { limit: cap });
+        }
+        Ok(buf)
+    }
+
+    /// Reads an ordinary file (capped at [`Limits::max_file`]).
+    pub fn read(&self, path: &str) -> Result<Vec<u8>, ReadError> {
+        self.read_capped(path, self.shared.limits.max_file)
+    }
+
+    /// Reads one of the few large files (capped at [`Limits::max_large_file`]).
+    pub fn read_large(&self, path: &str) -> Result<Vec<u8>, ReadError> {
+        self.read_capped(path, self.shared.limits.max_large_file)
+    }
+
+    /// Reads a text attribute: lossy UTF-8, trailing newlines and NULs trimmed.
+    pub fn read_text(&self, path: &str) -> Result<String, ReadError> {
+        let bytes = self.read(path)?;
+        Ok(to_text(&bytes))
+    }
+
+    /// The target of a symlink, as stored (not resolved).
+    pub fn read_link(&self, path: &str) -> Result<String, ReadError> {
+        let rel = Self::rel(path);
+        let _g = self.begin(rel)?;
+        let (parent, name) = match rel.rsplit_once('/') {
+            Some((p, n)) => (if p.is_empty() { "." } else { p }, n),
+            None => (".", rel),
+        };
+        let pfd = self.open_in_root(parent, OFlag::O_PATH | OFlag::O_DIRECTORY)?;
+        let target = nix::fcntl::readlinkat(pfd.as_fd(), name).map_err(ReadError::from_errno)?;
+        Ok(target.to_string_lossy().into_owned())
+    }
+
+    /// The last component of a symlink's target: the driver name behind `.../driver`.
+    pub fn link_name(&self, path: &str) -> Result<String, ReadError> {
+        let t = self.read_link(path)?;
+        Ok(t.trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// The canonical root-relative path (every symlink resolved inside the root),
+    /// starting with `/`.
+    pub fn canonical(&self, path: &str) -> Result<String, ReadError> {
+        let rel = Self::rel(path);
+        let _g = self.begin(rel)?;
+        let fd = self.open_in_root(rel, OFlag::O_PATH)?;
+        let proc_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
+        let host = std::fs::read_link(&proc_path).map_err(|e| ReadError::from_io(&e))?;
+        let stripped = host.strip_prefix(&self.shared.base_real).unwrap_or(&host);
+        Ok(format!(
+            "/{}",
+            stripped.to_string_lossy().trim_start_matches('/')
+        ))
+    }
+
+    /// The node type of `path`, following symlinks inside the root.
+    pub fn stat(&self, path: &str) -> Result<NodeKind, ReadError> {
+        let rel = Self::rel(path);
+        let _g = self.begin(rel)?;
+        let fd = self.open_in_root(rel, OFlag::O_PATH)?;
+        let st = fstat(&fd).map_err(ReadError::from_errno)?;
+        let fmt = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+        let (major, minor) = (
+            libc::major(st.st_rdev) as u32,
+            libc::minor(st.st_rdev) as u32,
+        );
+        Ok(if fmt == SFlag::S_IFDIR {
+            NodeKind::Dir
+        } else if fmt == SFlag::S_IFCHR {
+            NodeKind::CharDevice { major, minor }
+        } else if fmt == SFlag::S_IFBLK {
+            NodeKind::BlockDevice { major, minor }
+        } else if fmt == SFlag::S_IFIFO {
+            NodeKind::Fifo
+        } else if fmt == SFlag::S_IFSOCK {
+            NodeKind::Socket
+        } else {
+            NodeKind::File
+        })
+    }
+
+    /// Opens a device node (non-blocking, read-only) and runs `f` on it while the
+    /// watchdog covers the call: an ioctl that hangs is cut off like a read.
+    pub fn with_device<T>(
+        &self,
+        path: &str,
+        f: impl FnOnce(&std::fs::File) -> T,
+    ) -> Result<T, ReadError> {
+        let rel = Self::rel(path);
+        let _g = self.begin(rel)?;
+        let fd = self.open_in_root(rel, OFlag::O_RDONLY | OFlag::O_NONBLOCK)?;
+        Ok(f(&std::fs::File::from(fd)))
+    }
+
+    /// Whether `path` exists (following symlinks). Errors other than "not found" count
+    /// as existing: the caller that needs the difference uses [`Root::stat`].
+    pub fn exists(&self, path: &str) -> bool {
+        !matches!(self.stat(path), Err(ReadError::NotFound))
+    }
+
+    /// Names in a directory, without `.` and `..`, in no particular order.
+    pub fn list_dir(&self, path: &str) -> Result<Vec<String>, ReadError> {
+        let rel = Self::rel(path);
+        let _g = self.begin(rel)?;
+        let fd = self.open_in_root(rel, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
+        let mut dir = nix::dir::Dir::from_fd(fd).map_err(ReadError::from_errno)?;
+        let cap = self.shared.limits.max_dir_entries;
+        let mut out = Vec::new();
+        for entry in dir.iter() {
+            let entry = entry.map_err(ReadError::from_errno)?;
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            if out.len() >= cap {
+                return Err(ReadError::TooManyEntries { limit: cap });
+            }
+            out.push(String::from_utf8_lossy(name).into_owned());
+        }
+        if let Some(seed) = self.shared.shuffle_seed {
+            shuffle(&mut out, seed ^ fxhash(rel));
+        }
+        Ok(out)
+    }
+
+    /// Runs `work` on a worker thread under the watchdog. When one read of the worker
+    /// stays in flight longer than the read timeout, its path is marked hung, the
+    /// worker is abandoned (it stops at its next read), and `work` runs again on a
+    /// fresh worker, where that path answers `TimedOut` at once. `work` must therefore
+    /// be a pure function of what it reads.
+    pub fn run_watched<T, F>(&self, work: F) -> Result<T, RootError>
+    where
+        T: Send + 'static,
+        F: Fn(&Root) -> T + Send + Sync + 'static,
+    {
+        let work = Arc::new(work);
+        let timeout = self.shared.limits.read_timeout;
+        let tick = (timeout / 4).max(Duration::from_millis(5));
+        loop {
+            let worker = Root {
+                shared: self.shared.clone(),
+                slot: Slot::new(),
+            };
+            let slot = worker.slot.clone();
+            let (tx, rx) = mpsc::channel();
+            let w = work.clone();
+            std::thread::Builder::new()
+                .name("surface-check-collect".into())
+                .spawn(move || {
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w(&worker)));
+                    let _ = tx.send(r);
+                })
+                .map_err(|e| RootError::Panicked(e.to_string()))?;
+            loop {
+                match rx.recv_timeout(tick) {
+                    Ok(Ok(v)) => return Ok(v),
+                    Ok(Err(p)) => {
+                        let msg = p
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| p.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "unknown panic".into());
+                        return Err(RootError::Panicked(msg));
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        return Err(RootError::Panicked("worker vanished".into()));
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        let stuck = slot.current.lock().ok().and_then(|c| {
+                            c.as_ref()
+                                .filter(|(_, t)| t.elapsed() >= timeout)
+                                .map(|(p, _)| p.clone())
+                        });
+                        if let Some(path) = stuck {
+                            tracing::warn!(path = %path, "read hung; marking it and starting again");
+                            slot.abandoned.store(true, Ordering::Relaxed);
+                            let mut hung = self.shared.hung.lock().map_err(|_| {
+                                RootError::Panicked("hung-path set poisoned".into())
+                            })?;
+                            hung.insert(path);
+                            if hung.len() > self.shared.limits.max_hung {
+                                return Err(RootError::TooManyHung(self.shared.limits.max_hung));
+                            }
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Bytes of a text attribute as a string: lossy UTF-8, trailing whitespace and NULs
+/// trimmed.
+pub fn to_text(bytes: &[u8]) -> String {
+    let s = String::from_utf8_lossy(bytes);
+    s.trim_end_matches(['\n', '\r', '\0', ' ', '\t'])
+        .to_string()
+}
+
+fn fxhash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+fn shuffle(v: &mut [String], mut state: u64) {
+    for i in (1..v.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let j = (state % (i as u64 + 1)) as usize;
+        v.swap(i, j);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn tree() -> (tempfile::TempDir, Root) {
+        let d = tempfile::tempdir().unwrap();
+        let r = Root::open(d.path()).unwrap();
+        (d, r)
+    }
+
+    #[test]
+    fn absolute_symlinks_resolve_inside_the_root() {
+        let (d, r) = tree();
+        std::fs::create_dir_all(d.path().join("nix/store/abc-system")).unwrap();
+        std::fs::write(
+            d.path().join("nix/store/abc-system/kernel-params"),
+            "quiet\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(d.path().join("run")).unwrap();
+        symlink("/nix/store/abc-system", d.path().join("run/booted-system")).unwrap();
+        assert_eq!(
+            r.read_text("run/booted-system/kernel-params").unwrap(),
+            "quiet"
+        );
+        assert_eq!(
+            r.read_link("/run/booted-system").unwrap(),
+            "/nix/store/abc-system"
+        );
+        assert_eq!(
+            r.canonical("run/booted-system").unwrap(),
+            "/nix/store/abc-system"
+        );
+    }
+
+    #[test]
+    fn dotdot_cannot_escape() {
+        let (d, r) = tree();
+        symlink("../../../../../../etc/passwd", d.path().join("escape")).unwrap();
+        // Inside the root there is no etc/passwd: the link resolves to /etc/passwd of the root.
+        assert_eq!(r.read("escape"), Err(ReadError::NotFound));
+    }
+
+    #[test]
+    fn loops_and_caps_are_errors() {
+        let (d, r) = tree();
+        symlink("b", d.path().join("a")).unwrap();
+        symlink("a", d.path().join("b")).unwrap();
+        assert_eq!(r.read("a"), Err(ReadError::SymlinkLoop));
+        std::fs::write(d.path().join("big"), vec![b'x'; (1 << 20) + 1]).unwrap();
+        assert_eq!(r.read("big"), Err(ReadError::TooLarge { limit: 1 << 20 }));
+        assert_eq!(r.read("missing"), Err(ReadError::NotFound));
+        std::fs::create_dir(d.path().join("dir")).unwrap();
+        assert_eq!(r.read("dir"), Err(ReadError::IsADirectory));
+    }
+
+    #[test]
+    fn a_blocking_fifo_times_out_and_the_rest_is_read() {
+        let d = tempfile::tempdir().unwrap();
+        nix::unistd::mkfifo(&d.path().join("fifo"), Mode::S_IRUSR | Mode::S_IWUSR).unwrap();
+        std::fs::write(d.path().join("ok"), "1\n").unwrap();
+        let limits = Limits {
+            read_timeout: Duration::from_millis(100),
+            ..Limits::default()
+        };
+        let r = Root::with_limits(d.path(), limits).unwrap();
+        let start = Instant::now();
+        let (a, b) = r
+            .run_watched(|r| (r.read_text("fifo"), r.read_text("ok")))
+            .unwrap();
+        assert_eq!(a, Err(ReadError::TimedOut { after_ms: 100 }));
+        assert_eq!(b.unwrap(), "1");
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert_eq!(r.hung_paths(), vec!["fifo".to_string()]);
+    }
+
+    #[test]
+    fn shuffled_listing_has_the_same_entries() {
+        let (d, r) = tree();
+        for i in 0..20 {
+            std::fs::write(d.path().join(format!("f{i}")), "").unwrap();
+        }
+        let mut a = r.list_dir("/").unwrap();
+        let mut b = r.with_listing_shuffle(7).unwrap().list_dir("/").unwrap();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+    }
+}
