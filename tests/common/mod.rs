@@ -1,0 +1,73 @@
+//! Shared test support: the fixture generator and helpers that run the real binary.
+
+#![allow(dead_code)]
+
+pub mod sb2;
+pub mod tree;
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_surface-check");
+
+/// Runs `surface-check` with `args`; returns (exit code, stdout, stderr).
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("running surface-check");
+    (
+        out.status.code().expect("exited normally, not by a signal"),
+        String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    )
+}
+
+/// `status --local --root DIR --json`: (exit code, report).
+pub fn status(root: &Path) -> (i32, Value) {
+    let (code, out, err) = run(&["status", "--local", "--root", root.to_str().unwrap(), "--json"]);
+    let v: Value = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("status printed no JSON ({e}); stderr: {err}\nstdout: {out}"));
+    (code, v)
+}
+
+pub fn subsystem<'a>(r: &'a Value, id: &str) -> &'a Value {
+    r["subsystems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no subsystem {id}"))
+}
+
+pub fn sub_status(r: &Value, id: &str) -> String {
+    subsystem(r, id)["status"].as_str().unwrap().to_string()
+}
+
+pub fn check<'a>(r: &'a Value, id: &str) -> &'a Value {
+    let sub = id.split('.').next().unwrap();
+    subsystem(r, sub)["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id}"))
+}
+
+pub fn check_status(r: &Value, id: &str) -> String {
+    check(r, id)["status"].as_str().unwrap().to_string()
+}
+
+/// Every subsystem's status, for failure messages.
+pub fn overview(r: &Value) -> String {
+    r["subsystems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| format!("{}={} ({})", s["id"].as_str().unwrap(), s["status"].as_str().unwrap(), s["summary"].as_str().unwrap()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

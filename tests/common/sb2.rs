@@ -1,0 +1,569 @@
+//! Surface Book 2 machines as fixture trees: a healthy machine of each kind, which
+//! failure cases then break one link at a time. Ids, names and paths follow
+//! docs/hardware.md.
+
+#![allow(dead_code)]
+
+use super::tree::Tree;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Size {
+    In13,
+    In15,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Distro {
+    /// NixOS with nixos-hardware's linux-surface kernel (no release suffix).
+    NixOs,
+    /// A distribution with the linux-surface kernel package (`-surface-3` suffix).
+    DebianSurface,
+    /// A distribution's stock kernel.
+    DebianStock,
+}
+
+#[derive(Clone, Debug)]
+pub struct Sb2 {
+    pub size: Size,
+    pub distro: Distro,
+    pub base_attached: bool,
+}
+
+/// Set bits as a sysfs capability bitmap (64-bit words, most significant first).
+pub fn bits(set: &[u16]) -> String {
+    let max = set.iter().copied().max().unwrap_or(0) as usize;
+    let mut words = vec![0u64; max / 64 + 1];
+    for b in set {
+        words[*b as usize / 64] |= 1 << (b % 64);
+    }
+    words.iter().rev().map(|w| format!("{w:x}")).collect::<Vec<_>>().join(" ")
+}
+
+pub const PCI: &str = "pci0000:00";
+pub const MEI_UUID: &str = "3e8d0870-271a-4208-8eb5-9acb9402ae04";
+pub const NIX_SYSTEM: &str = "nix/store/0000aaaa-nixos-system-sb2-owner-24.11.20241101.abcdef";
+pub const NIX_KERNEL: &str = "/nix/store/1111bbbb-linux-6.19.8/bzImage";
+pub const NIX_MODULES: &str = "nix/store/2222cccc-linux-6.19.8-modules-shrunk";
+pub const NIX_INITRD: &str = "/nix/store/3333dddd-initrd-linux-6.19.8/initrd";
+pub const NIX_FIRMWARE: &str = "nix/store/4444eeee-firmware/lib/firmware";
+
+/// (module name, path in the module tree, config option)
+const SURFACE_MODULES: &[(&str, &str, &str)] = &[
+    ("ipts", "kernel/drivers/hid/ipts/ipts.ko.zst", "HID_IPTS"),
+    ("ithc", "kernel/drivers/hid/ithc/ithc.ko.zst", "HID_ITHC"),
+    ("hid_surface", "kernel/drivers/hid/hid-surface.ko.zst", "HID_SURFACE"),
+];
+
+const MAINLINE_MODULES: &[(&str, &str, &str)] = &[
+    ("mei_me", "kernel/drivers/misc/mei/mei-me.ko.zst", "INTEL_MEI_ME"),
+    ("ipu3_cio2", "kernel/drivers/media/pci/intel/ipu3/ipu3-cio2.ko.zst", "VIDEO_IPU3_CIO2"),
+    ("ipu3_imgu", "kernel/drivers/staging/media/ipu3/ipu3-imgu.ko.zst", "VIDEO_IPU3_IMGU"),
+    ("ipu_bridge", "kernel/drivers/media/pci/intel/ipu-bridge.ko.zst", "IPU_BRIDGE"),
+    ("intel_skl_int3472_tps68470", "kernel/drivers/platform/x86/intel/int3472/intel_skl_int3472_tps68470.ko.zst", "INTEL_SKL_INT3472"),
+    ("intel_skl_int3472_discrete", "kernel/drivers/platform/x86/intel/int3472/intel_skl_int3472_discrete.ko.zst", "INTEL_SKL_INT3472"),
+    ("ov5693", "kernel/drivers/media/i2c/ov5693.ko.zst", "VIDEO_OV5693"),
+    ("ov8865", "kernel/drivers/media/i2c/ov8865.ko.zst", "VIDEO_OV8865"),
+    ("ov7251", "kernel/drivers/media/i2c/ov7251.ko.zst", "VIDEO_OV7251"),
+    ("dw9719", "kernel/drivers/media/i2c/dw9719.ko.zst", "VIDEO_DW9719"),
+    ("surface_aggregator", "kernel/drivers/platform/surface/aggregator/surface_aggregator.ko.zst", "SURFACE_AGGREGATOR"),
+    ("surface_aggregator_registry", "kernel/drivers/platform/surface/surface_aggregator_registry.ko.zst", "SURFACE_AGGREGATOR_REGISTRY"),
+    ("surface_acpi_notify", "kernel/drivers/platform/surface/surface_acpi_notify.ko.zst", "SURFACE_ACPI_NOTIFY"),
+    ("surface_dtx", "kernel/drivers/platform/surface/surface_dtx.ko.zst", "SURFACE_DTX"),
+    ("surface_platform_profile", "kernel/drivers/platform/surface/surface_platform_profile.ko.zst", "SURFACE_PLATFORM_PROFILE"),
+    ("surface_hotplug", "kernel/drivers/platform/surface/surface_hotplug.ko.zst", "SURFACE_HOTPLUG"),
+    ("surface_gpe", "kernel/drivers/platform/surface/surface_gpe.ko.zst", "SURFACE_GPE"),
+    ("soc_button_array", "kernel/drivers/input/misc/soc_button_array.ko.zst", "INPUT_SOC_BUTTON_ARRAY"),
+    ("mwifiex_pcie", "kernel/drivers/net/wireless/marvell/mwifiex/mwifiex_pcie.ko.zst", "MWIFIEX_PCIE"),
+    ("btusb", "kernel/drivers/bluetooth/btusb.ko.zst", "BT_HCIBTUSB"),
+    ("intel_lpss_pci", "kernel/drivers/mfd/intel-lpss-pci.ko.zst", "MFD_INTEL_LPSS_PCI"),
+    ("8250_dw", "kernel/drivers/tty/serial/8250/8250_dw.ko.zst", "SERIAL_8250_DW"),
+];
+
+const BUILTIN_OPTIONS: &[&str] = &[
+    "ACPI_BATTERY",
+    "ACPI_AC",
+    "ACPI_BUTTON",
+    "PINCTRL_SUNRISEPOINT",
+    "SURFACE_AGGREGATOR_BUS",
+    "SERIAL_DEV_BUS",
+    "HIDRAW",
+    "IKCONFIG_PROC",
+];
+
+impl Sb2 {
+    pub fn new(size: Size, distro: Distro) -> Sb2 {
+        Sb2 {
+            size,
+            distro,
+            base_attached: true,
+        }
+    }
+
+    pub fn release(&self) -> &'static str {
+        match self.distro {
+            Distro::NixOs => "6.19.8",
+            Distro::DebianSurface => "6.19.8-surface-3",
+            Distro::DebianStock => "6.1.0-28-amd64",
+        }
+    }
+
+    fn surface_kernel(&self) -> bool {
+        self.distro != Distro::DebianStock
+    }
+
+    pub fn ipts_product(&self) -> u16 {
+        match self.size {
+            Size::In13 => 0x0021,
+            Size::In15 => 0x0020,
+        }
+    }
+
+    pub fn ipts_hid_name(&self) -> String {
+        format!("0000:045E:{:04X}.0001", self.ipts_product())
+    }
+
+    pub fn has_dgpu(&self) -> bool {
+        self.size == Size::In15
+    }
+
+    /// The module tree directory of the running kernel, root-relative.
+    pub fn module_dir(&self) -> String {
+        match self.distro {
+            Distro::NixOs => format!("{NIX_MODULES}/lib/modules/{}", self.release()),
+            _ => format!("lib/modules/{}", self.release()),
+        }
+    }
+
+    pub fn config_options(&self) -> Vec<(&'static str, &'static str)> {
+        let mut o: Vec<(&str, &str)> = MAINLINE_MODULES.iter().map(|(_, _, c)| (*c, "m")).collect();
+        o.extend(BUILTIN_OPTIONS.iter().map(|c| (*c, "y")));
+        if self.surface_kernel() {
+            o.extend(SURFACE_MODULES.iter().map(|(_, _, c)| (*c, "m")));
+        }
+        o.push(("INTEL_ATOMISP", ""));
+        o
+    }
+
+    pub fn build(&self) -> Tree {
+        let t = Tree::new();
+        self.os(&t);
+        self.kernel(&t);
+        self.pci(&t);
+        self.acpi_platform(&t);
+        self.touch(&t);
+        self.camera(&t);
+        self.power(&t);
+        self.detach(&t);
+        self.usb_and_inputs(&t);
+        self.firmware(&t);
+        self.services(&t);
+        t
+    }
+
+    fn os(&self, t: &Tree) {
+        match self.distro {
+            Distro::NixOs => {
+                t.file("etc/os-release", "NAME=NixOS\nID=nixos\nPRETTY_NAME=\"NixOS 24.11 (Vicuna)\"\n");
+                t.file("etc/NIXOS", "");
+            }
+            _ => t.file(
+                "etc/os-release",
+                "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nID=debian\n",
+            ),
+        }
+        t.attr("sys/class/dmi/id/sys_vendor", "Microsoft Corporation");
+        t.attr("sys/class/dmi/id/product_name", "Surface Book 2");
+        t.attr("sys/class/dmi/id/product_family", "Surface");
+        t.attr("sys/class/dmi/id/board_name", "Surface Book 2");
+        t.attr("sys/class/dmi/id/chassis_type", "9");
+        t.attr(
+            "sys/class/dmi/id/product_sku",
+            match self.size {
+                Size::In13 => "Surface_Book_1832",
+                Size::In15 => "Surface_Book_1793",
+            },
+        );
+        t.attr("sys/class/dmi/id/bios_version", "389.2837.768");
+    }
+
+    fn kernel(&self, t: &Tree) {
+        let release = self.release();
+        let cmdline = match self.distro {
+            Distro::NixOs => format!("initrd=\\efi\\nixos\\initrd.efi init=/{NIX_SYSTEM}/init mem_sleep_default=deep"),
+            _ => "BOOT_IMAGE=/boot/vmlinuz root=UUID=0b5e1c1e-1234-4abc-9def-0123456789ab ro quiet".into(),
+        };
+        let version = match self.distro {
+            Distro::NixOs => "(nixbld@localhost) #1-NixOS SMP PREEMPT_DYNAMIC Tue Jan  1 00:00:00 UTC 1980",
+            _ => "(debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian",
+        };
+        t.kernel(release, version, &cmdline);
+        t.gz("proc/config.gz", &Tree::config_text(&self.config_options()));
+
+        let mut mods: Vec<(&str, &str)> = MAINLINE_MODULES.iter().map(|(n, p, _)| (*n, *p)).collect();
+        if self.surface_kernel() {
+            mods.extend(SURFACE_MODULES.iter().map(|(n, p, _)| (*n, *p)));
+        }
+        t.module_tree(&self.module_dir(), &mods, &["pinctrl_sunrisepoint", "battery", "ac", "button"]);
+
+        let mut loaded: Vec<&str> = MAINLINE_MODULES
+            .iter()
+            .map(|(n, _, _)| *n)
+            .filter(|n| *n != "intel_skl_int3472_discrete" && (self.has_dgpu() || *n != "surface_hotplug"))
+            .collect();
+        if self.surface_kernel() {
+            loaded.push("ipts");
+        }
+        loaded.push("platform_profile");
+        t.loaded_modules(&loaded);
+
+        if self.distro == Distro::NixOs {
+            let sys = NIX_SYSTEM;
+            t.link(&format!("{sys}/kernel"), NIX_KERNEL);
+            t.link(&format!("{sys}/kernel-modules"), &format!("/{NIX_MODULES}"));
+            t.link(&format!("{sys}/initrd"), NIX_INITRD);
+            t.link(&format!("{sys}/firmware"), "/nix/store/4444eeee-firmware");
+            t.link("run/booted-system", &format!("/{sys}"));
+            t.link("run/current-system", &format!("/{sys}"));
+            t.link("nix/var/nix/profiles/system", "system-42-link");
+            t.link("nix/var/nix/profiles/system-42-link", &format!("/{sys}"));
+        }
+    }
+
+    fn pci(&self, t: &Tree) {
+        let pci = |slot: &str, id: (&str, &str), class: &str, driver: Option<&str>| {
+            t.device(
+                "pci",
+                slot,
+                &format!("{PCI}/{slot}"),
+                driver,
+                &[("vendor", id.0), ("device", id.1), ("class", class)],
+            );
+        };
+        pci("0000:00:02.0", ("0x8086", "0x5917"), "0x030000", Some("i915"));
+        pci("0000:00:14.0", ("0x8086", "0x9d2f"), "0x0c0330", Some("xhci_hcd"));
+        pci("0000:00:16.0", ("0x8086", "0x9d3a"), "0x078000", Some("mei_me"));
+        pci("0000:00:16.4", ("0x8086", "0x9d3e"), "0x078000", Some("mei_me"));
+        pci("0000:00:14.3", ("0x8086", "0x9d32"), "0x048000", Some("ipu3-cio2"));
+        pci("0000:00:05.0", ("0x8086", "0x1919"), "0x048000", Some("ipu3-imgu"));
+        pci("0000:00:15.2", ("0x8086", "0x9d62"), "0x118000", Some("intel-lpss"));
+        pci("0000:00:15.3", ("0x8086", "0x9d63"), "0x118000", Some("intel-lpss"));
+        pci("0000:00:1e.0", ("0x8086", "0x9d27"), "0x118000", Some("intel-lpss"));
+        pci("0000:00:1c.4", ("0x8086", "0x9d14"), "0x060400", Some("pcieport"));
+        pci("0000:01:00.0", ("0x11ab", "0x2b38"), "0x020000", Some("mwifiex_pcie"));
+        if self.has_dgpu() && self.base_attached {
+            t.device(
+                "pci",
+                "0000:02:00.0",
+                &format!("{PCI}/0000:00:1c.4/0000:02:00.0"),
+                Some("nvidia"),
+                &[("vendor", "0x10de"), ("device", "0x1c20"), ("class", "0x030200")],
+            );
+        }
+    }
+
+    /// ACPI companions and the platform devices the Surface drivers bind.
+    fn acpi_platform(&self, t: &Tree) {
+        let mut hids = vec![
+            "MSHW0084:00", "MSHW0091:00", "MSHW0133:00", "MSHW0040:00", "MSHW0107:00", "INT33BE:00",
+            "INT347A:00", "INT347E:00", "INT3472:00", "PNP0C0A:00", "PNP0C0A:01", "ACPI0003:00",
+            "PNP0C0D:00",
+        ];
+        if self.has_dgpu() {
+            hids.push("MSHW0153:00");
+        }
+        for h in hids {
+            t.device("acpi", h, &format!("LNXSYSTM:00/LNXSYBUS:00/{h}"), None, &[("status", "15")]);
+        }
+        let plat = |name: &str, driver: &str| {
+            t.device("platform", name, &format!("platform/{name}"), Some(driver), &[]);
+        };
+        plat("MSHW0091:00", "surface_acpi_notify");
+        plat("MSHW0133:00", "surface_dtx_pltf");
+        plat("MSHW0040:00", "soc_button_array");
+        plat("MSHW0107:00", "surface_aggregator_platform_hub");
+        plat("surface_gpe", "surface_gpe");
+        if self.has_dgpu() {
+            plat("MSHW0153:00", "surface_hotplug");
+        }
+        t.device(
+            "platform",
+            "gpio-keys.1.auto",
+            "platform/MSHW0040:00/gpio-keys.1.auto",
+            Some("gpio-keys"),
+            &[],
+        );
+        t.device(
+            "platform",
+            "gpio-keys.2.auto",
+            "platform/MSHW0040:00/gpio-keys.2.auto",
+            Some("gpio-keys"),
+            &[],
+        );
+        t.device(
+            "serial",
+            "serial0-0",
+            &format!("{PCI}/0000:00:1e.0/dw-apb-uart.4/serial0/serial0-0"),
+            Some("surface_serial_hub"),
+            &[],
+        );
+        t.device(
+            "surface_aggregator",
+            "01:03:01:00:01",
+            "platform/MSHW0107:00/01:03:01:00:01",
+            Some("surface_platform_profile"),
+            &[],
+        );
+        t.attr("sys/firmware/acpi/platform_profile", "balanced");
+        t.attr(
+            "sys/firmware/acpi/platform_profile_choices",
+            "low-power balanced balanced-performance performance",
+        );
+    }
+
+    fn touch(&self, t: &Tree) {
+        let mei = format!("{PCI}/0000:00:16.4/0000:00:16.4-{MEI_UUID}");
+        let driver = self.surface_kernel().then_some("ipts");
+        t.device("mei", &format!("0000:00:16.4-{MEI_UUID}"), &mei, driver, &[("uuid", MEI_UUID)]);
+        if !self.surface_kernel() {
+            return;
+        }
+        let hid = self.ipts_hid_name();
+        let dir = t.device("hid", &hid, &format!("{mei}/{hid}"), Some("hid-generic"), &[]);
+        t.mkdir(&format!("{dir}/hidraw/hidraw0"));
+        let p = self.ipts_product();
+        let touch_caps = [("ev", "b"), ("key", "400 0 0 0 0 0"), ("abs", "2608000 3"), ];
+        t.input(
+            30,
+            "sys/devices/virtual/misc/uinput",
+            &format!("IPTSD Virtual Touchscreen 045E:{p:04X}"),
+            (0x06, 0x045e, p, 1),
+            &touch_caps,
+            Some(30),
+            &[("ID_INPUT", "1"), ("ID_INPUT_TOUCHSCREEN", "1")],
+        );
+        t.input(
+            31,
+            "sys/devices/virtual/misc/uinput",
+            &format!("IPTSD Virtual Stylus 045E:{p:04X}"),
+            (0x06, 0x045e, p, 1),
+            &[("ev", "b"), ("key", "c03 0 0 0 0 0"), ("abs", "1000d000003")],
+            Some(31),
+            &[("ID_INPUT", "1"), ("ID_INPUT_TABLET", "1")],
+        );
+    }
+
+    fn camera(&self, t: &Tree) {
+        for (hid, bus, driver) in [
+            ("INT33BE", 2, "ov5693"),
+            ("INT347A", 3, "ov8865"),
+            ("INT347E", 3, "ov7251"),
+            ("INT3472", 2, "int3472-tps68470"),
+        ] {
+            let ctl = if bus == 2 { "0000:00:15.2" } else { "0000:00:15.3" };
+            t.device(
+                "i2c",
+                &format!("i2c-{hid}:00"),
+                &format!("{PCI}/{ctl}/i2c_designware.{bus}/i2c-{bus}/i2c-{hid}:00"),
+                Some(driver),
+                &[("name", &format!("{hid}:00"))],
+            );
+        }
+        let cio2 = format!("sys/devices/{PCI}/0000:00:14.3");
+        let imgu = format!("sys/devices/{PCI}/0000:00:05.0");
+        t.media("media0", &cio2, "Intel IPU3 CIO2", 0);
+        t.media("media1", &imgu, "ipu3-imgu", 1);
+        for i in 0..4 {
+            t.video(&format!("video{i}"), &cio2, &format!("ipu3-cio2 {i}"), i);
+        }
+        t.video("video4", &imgu, "ipu3-imgu 0 input", 4);
+        t.video("video5", &imgu, "ipu3-imgu 0 output", 5);
+    }
+
+    fn power(&self, t: &Tree) {
+        let acpi = |h: &str| format!("sys/devices/LNXSYSTM:00/LNXSYBUS:00/{h}");
+        t.power_supply(
+            "BAT1",
+            &acpi("PNP0C0A:00"),
+            &[
+                ("type", "Battery"),
+                ("status", "Discharging"),
+                ("present", "1"),
+                ("capacity", "87"),
+                ("energy_full", "21000000"),
+                ("energy_full_design", "23000000"),
+                ("cycle_count", "112"),
+                ("serial_number", "0123456789"),
+                ("model_name", "G3HTA038H"),
+            ],
+        );
+        let base: Vec<(&str, &str)> = if self.base_attached {
+            vec![
+                ("type", "Battery"),
+                ("status", "Discharging"),
+                ("present", "1"),
+                ("capacity", "64"),
+                ("energy_full", "58000000"),
+                ("energy_full_design", "62000000"),
+                ("cycle_count", "98"),
+                ("serial_number", "9876543210"),
+            ]
+        } else {
+            vec![("type", "Battery"), ("present", "0")]
+        };
+        t.power_supply("BAT2", &acpi("PNP0C0A:01"), &base);
+        t.power_supply("ADP1", &acpi("ACPI0003:00"), &[("type", "Mains"), ("online", "1")]);
+    }
+
+    fn detach(&self, t: &Tree) {
+        t.char_node("dev/surface/dtx", 10, 124);
+        t.mkdir("sys/devices/virtual/misc/surface_dtx");
+        t.rlink("sys/class/misc/surface_dtx", "sys/devices/virtual/misc/surface_dtx");
+        // Tablet-mode switch and lid.
+        t.input(
+            5,
+            "sys/devices/platform/MSHW0133:00",
+            "Microsoft Surface DTX Device Mode Switch",
+            (0x19, 0x045e, 0x0000, 0),
+            &[("ev", "21"), ("sw", "2")],
+            Some(5),
+            &[("ID_INPUT", "1"), ("ID_INPUT_SWITCH", "1")],
+        );
+        t.input(
+            0,
+            "sys/devices/LNXSYSTM:00/LNXSYBUS:00/PNP0C0D:00",
+            "Lid Switch",
+            (0x19, 0, 5, 0),
+            &[("ev", "21"), ("sw", "1")],
+            Some(0),
+            &[("ID_INPUT", "1"), ("ID_INPUT_SWITCH", "1")],
+        );
+        let power = super::sb2::bits(&[116]);
+        let volume = super::sb2::bits(&[114, 115]);
+        t.input(
+            1,
+            "sys/devices/platform/MSHW0040:00/gpio-keys.1.auto",
+            "gpio-keys",
+            (0x19, 1, 1, 0x100),
+            &[("ev", "3"), ("key", &power)],
+            Some(1),
+            &[("ID_INPUT", "1"), ("ID_INPUT_KEY", "1")],
+        );
+        t.input(
+            2,
+            "sys/devices/platform/MSHW0040:00/gpio-keys.2.auto",
+            "gpio-keys",
+            (0x19, 1, 1, 0x100),
+            &[("ev", "3"), ("key", &volume)],
+            Some(2),
+            &[("ID_INPUT", "1"), ("ID_INPUT_KEY", "1")],
+        );
+    }
+
+    fn usb_and_inputs(&self, t: &Tree) {
+        let xhci = format!("{PCI}/0000:00:14.0");
+        let usb = |name: &str, path: &str, id: (&str, &str), product: &str, driver: &str| {
+            t.device(
+                "usb",
+                name,
+                &format!("{xhci}/{path}"),
+                Some(driver),
+                &[("idVendor", id.0), ("idProduct", id.1), ("product", product)],
+            )
+        };
+        usb("usb1", "usb1", ("1d6b", "0002"), "xHCI Host Controller", "usb");
+        usb("usb2", "usb2", ("1d6b", "0003"), "xHCI Host Controller", "usb");
+        usb("1-6", "usb1/1-6", ("1286", "204c"), "Bluetooth and Wireless LAN Composite Device", "usb");
+        t.device("usb", "1-6:1.0", &format!("{xhci}/usb1/1-6/1-6:1.0"), Some("btusb"), &[]);
+        if !self.base_attached {
+            return;
+        }
+        usb("1-1", "usb1/1-1", ("045e", "0942"), "Surface Base Hub", "usb");
+        usb("1-1.1", "usb1/1-1/1-1.1", ("045e", "0944"), "Surface Base Hub", "usb");
+        usb("2-1", "usb2/2-1", ("045e", "0941"), "Surface Base Hub", "usb");
+        usb("2-1.1", "usb2/2-1/2-1.1", ("045e", "0943"), "Surface Base Hub", "usb");
+        usb("1-1.3", "usb1/1-1/1-1.3", ("045e", "0922"), "Surface Keyboard", "usb");
+        let iface = t.device(
+            "usb",
+            "1-1.3:1.0",
+            &format!("{xhci}/usb1/1-1/1-1.3/1-1.3:1.0"),
+            Some("usbhid"),
+            &[],
+        );
+        let hid = t.device(
+            "hid",
+            "0003:045E:0922.0002",
+            &format!("{xhci}/usb1/1-1/1-1.3/1-1.3:1.0/0003:045E:0922.0002"),
+            Some("hid-multitouch"),
+            &[],
+        );
+        let _ = iface;
+        let kb_keys = bits(&[1, 2, 3, 4, 16, 17, 18, 28, 30, 57, 113, 114, 115]);
+        t.input(
+            10,
+            &hid,
+            "Microsoft Surface Keyboard",
+            (0x03, 0x045e, 0x0922, 0x0111),
+            &[("ev", "120013"), ("key", &kb_keys)],
+            Some(10),
+            &[("ID_INPUT", "1"), ("ID_INPUT_KEYBOARD", "1")],
+        );
+        let tp_keys = bits(&[0x110, 0x14a, 0x145, 0x14d, 0x14e]);
+        t.input(
+            11,
+            &hid,
+            "Microsoft Surface Keyboard Touchpad",
+            (0x03, 0x045e, 0x0922, 0x0111),
+            &[("ev", "1b"), ("key", &tp_keys), ("abs", "2e0800000000003")],
+            Some(11),
+            &[("ID_INPUT", "1"), ("ID_INPUT_TOUCHPAD", "1")],
+        );
+    }
+
+    fn firmware(&self, t: &Tree) {
+        match self.distro {
+            Distro::NixOs => {
+                t.attr("sys/module/firmware_class/parameters/path", &format!("/{NIX_FIRMWARE}"));
+                t.file(&format!("{NIX_FIRMWARE}/intel/ipu3-fw.bin.zst"), b"\x28\xb5\x2f\xfd");
+                t.file(&format!("{NIX_FIRMWARE}/mrvl/pcie8897_uapsta.bin.zst"), b"\x28\xb5\x2f\xfd");
+            }
+            _ => {
+                t.attr("sys/module/firmware_class/parameters/path", "");
+                t.file("lib/firmware/intel/ipu3-fw.bin", b"fw");
+                t.file("lib/firmware/mrvl/pcie8897_uapsta.bin", b"fw");
+            }
+        }
+    }
+
+    fn services(&self, t: &Tree) {
+        let (units, rules) = match self.distro {
+            Distro::NixOs => {
+                t.link("etc/systemd/system", "/nix/store/5555ffff-system-units");
+                t.link("etc/udev/rules.d", "/nix/store/6666aaaa-udev-rules");
+                ("nix/store/5555ffff-system-units", "nix/store/6666aaaa-udev-rules")
+            }
+            _ => ("usr/lib/systemd/system", "usr/lib/udev/rules.d"),
+        };
+        t.file(&format!("{units}/iptsd@.service"), "[Service]\nExecStart=iptsd /%I\n");
+        t.file(&format!("{units}/surface-dtx-daemon.service"), "[Service]\nExecStart=surface-dtx-daemon\n");
+        t.file(&format!("{rules}/50-iptsd.rules"), "SUBSYSTEM==\"hidraw\", TAG+=\"systemd\"\n");
+        t.file(&format!("{rules}/40-surface_dtx.rules"), "KERNEL==\"surface_dtx\", TAG+=\"systemd\"\n");
+        let wants = match self.distro {
+            Distro::NixOs => format!("{units}/multi-user.target.wants"),
+            _ => "etc/systemd/system/multi-user.target.wants".into(),
+        };
+        t.rlink(&format!("{wants}/surface-dtx-daemon.service"), &format!("{units}/surface-dtx-daemon.service"));
+        // Running services: cgroups with processes, and their processes.
+        let cg = "sys/fs/cgroup/system.slice";
+        t.attr(&format!("{cg}/system-iptsd.slice/iptsd@dev-hidraw0.service/cgroup.procs"), "1234");
+        t.attr(&format!("{cg}/surface-dtx-daemon.service/cgroup.procs"), "987");
+        t.attr(&format!("{cg}/systemd-udevd.service/cgroup.procs"), "300");
+        t.attr("proc/1/comm", "systemd");
+        t.attr("proc/300/comm", "systemd-udevd");
+        if self.surface_kernel() {
+            t.attr("proc/1234/comm", "iptsd");
+        } else {
+            t.remove(&format!("{cg}/system-iptsd.slice"));
+        }
+        t.attr("proc/987/comm", "surface-dtx-dae");
+    }
+}
