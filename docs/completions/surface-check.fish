@@ -1,0 +1,55 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_surface_check_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_surface_check_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_surface_check_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_surface_check_using_subcommand
+    set -l cmd (__fish_surface_check_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c surface-check -n "__fish_surface_check_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c surface-check -n "__fish_surface_check_needs_command" -s V -l version -d 'Print version'
+complete -c surface-check -n "__fish_surface_check_needs_command" -f -a "status" -d 'Diagnose this machine, a captured root tree, or a capture file'
+complete -c surface-check -n "__fish_surface_check_needs_command" -f -a "explain" -d 'Print the documentation of one check'
+complete -c surface-check -n "__fish_surface_check_needs_command" -f -a "checks" -d 'List every check'
+complete -c surface-check -n "__fish_surface_check_needs_command" -f -a "capture" -d 'Write this machine\'s facts as JSON, with serial numbers, MAC addresses, UUIDs, host and user names redacted, for `status --from` elsewhere'
+complete -c surface-check -n "__fish_surface_check_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c surface-check -n "__fish_surface_check_using_subcommand status" -l root -d 'Read a captured tree instead of `/` (paths resolve inside it as under chroot)' -r -F
+complete -c surface-check -n "__fish_surface_check_using_subcommand status" -l read-timeout -d 'Give up on a read that blocks longer than this many milliseconds' -r
+complete -c surface-check -n "__fish_surface_check_using_subcommand status" -l from -d 'Diagnose a capture file written by `surface-check capture`' -r -F
+complete -c surface-check -n "__fish_surface_check_using_subcommand status" -l color -d 'When to use colour: auto (a terminal, and NO_COLOR unset), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c surface-check -n "__fish_surface_check_using_subcommand status" -l local -d 'Probe in this process (the only mode so far; the daemon comes later)'
+complete -c surface-check -n "__fish_surface_check_using_subcommand status" -l json -d 'Print the report as JSON (schema: docs/report-schema.json)'
+complete -c surface-check -n "__fish_surface_check_using_subcommand status" -s v -l verbose -d 'Show every check, not only the broken links'
+complete -c surface-check -n "__fish_surface_check_using_subcommand status" -s h -l help -d 'Print help'
+complete -c surface-check -n "__fish_surface_check_using_subcommand explain" -s h -l help -d 'Print help'
+complete -c surface-check -n "__fish_surface_check_using_subcommand checks" -l json -d 'Print the list as JSON'
+complete -c surface-check -n "__fish_surface_check_using_subcommand checks" -s h -l help -d 'Print help'
+complete -c surface-check -n "__fish_surface_check_using_subcommand capture" -s o -l output -d 'Write to FILE instead of standard output' -r -F
+complete -c surface-check -n "__fish_surface_check_using_subcommand capture" -l root -d 'Read a captured tree instead of `/` (paths resolve inside it as under chroot)' -r -F
+complete -c surface-check -n "__fish_surface_check_using_subcommand capture" -l read-timeout -d 'Give up on a read that blocks longer than this many milliseconds' -r
+complete -c surface-check -n "__fish_surface_check_using_subcommand capture" -s h -l help -d 'Print help'
+complete -c surface-check -n "__fish_surface_check_using_subcommand help; and not __fish_seen_subcommand_from status explain checks capture help" -f -a "status" -d 'Diagnose this machine, a captured root tree, or a capture file'
+complete -c surface-check -n "__fish_surface_check_using_subcommand help; and not __fish_seen_subcommand_from status explain checks capture help" -f -a "explain" -d 'Print the documentation of one check'
+complete -c surface-check -n "__fish_surface_check_using_subcommand help; and not __fish_seen_subcommand_from status explain checks capture help" -f -a "checks" -d 'List every check'
+complete -c surface-check -n "__fish_surface_check_using_subcommand help; and not __fish_seen_subcommand_from status explain checks capture help" -f -a "capture" -d 'Write this machine\'s facts as JSON, with serial numbers, MAC addresses, UUIDs, host and user names redacted, for `status --from` elsewhere'
+complete -c surface-check -n "__fish_surface_check_using_subcommand help; and not __fish_seen_subcommand_from status explain checks capture help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
