@@ -16,17 +16,8 @@ fn schema() -> jsonschema::Validator {
     jsonschema::validator_for(&schema).expect("schema compiles")
 }
 
-pub fn assert_valid(report: &Value) {
-    let v = schema();
-    let errors: Vec<String> = v
-        .iter_errors(report)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "report violates the schema:\n{}",
-        errors.join("\n")
-    );
+fn assert_valid(report: &Value) {
+    common::assert_schema(report);
 }
 
 #[test]

@@ -28,7 +28,13 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
 
 /// `status --local --root DIR --json`: (exit code, report).
 pub fn status(root: &Path) -> (i32, Value) {
-    let (code, out, err) = run(&["status", "--local", "--root", root.to_str().unwrap(), "--json"]);
+    let (code, out, err) = run(&[
+        "status",
+        "--local",
+        "--root",
+        root.to_str().unwrap(),
+        "--json",
+    ]);
     let v: Value = serde_json::from_str(&out)
         .unwrap_or_else(|e| panic!("status printed no JSON ({e}); stderr: {err}\nstdout: {out}"));
     (code, v)
@@ -67,7 +73,34 @@ pub fn overview(r: &Value) -> String {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| format!("{}={} ({})", s["id"].as_str().unwrap(), s["status"].as_str().unwrap(), s["summary"].as_str().unwrap()))
+        .map(|s| {
+            format!(
+                "{}={} ({})",
+                s["id"].as_str().unwrap(),
+                s["status"].as_str().unwrap(),
+                s["summary"].as_str().unwrap()
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Asserts that `report` satisfies docs/report-schema.json.
+pub fn assert_schema(report: &Value) {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/report-schema.json"
+    ))
+    .expect("docs/report-schema.json");
+    let schema: Value = serde_json::from_str(&text).expect("schema is JSON");
+    let v = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = v
+        .iter_errors(report)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report violates the schema:\n{}",
+        errors.join("\n")
+    );
 }
