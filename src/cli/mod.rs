@@ -148,7 +148,8 @@ pub fn run(cli: Cli) -> Result<i32> {
                 .iter()
                 .find_map(|p| root.read_text(p).ok().filter(|h| !h.trim().is_empty()))
                 .map(|h| h.trim().to_string());
-            let redacted = facts::redact::redact(&facts, hostname.as_deref());
+            let redacted = facts::redact::redact(&facts, hostname.as_deref())
+                .context("redacting the facts")?;
             let json = serde_json::to_string_pretty(&redacted)?;
             match output {
                 Some(p) => write_atomic(&p, json.as_bytes())

@@ -30,13 +30,13 @@ const SECRET_KEYS: &[&str] = &[
 
 /// Redacts `facts`. `hostname` is the machine's host name, replaced wherever it
 /// appears (NixOS store paths carry it: `nixos-system-<host>-<version>`).
-pub fn redact(facts: &Facts, hostname: Option<&str>) -> Facts {
-    let mut v = serde_json::to_value(facts).expect("facts serialize");
+pub fn redact(facts: &Facts, hostname: Option<&str>) -> Result<Facts, serde_json::Error> {
+    let mut v = serde_json::to_value(facts)?;
     let host = hostname.filter(|h| h.len() >= 2 && *h != "localhost");
     walk(&mut v, host, false);
-    let mut out: Facts = serde_json::from_value(v).expect("redaction keeps the facts shape");
+    let mut out: Facts = serde_json::from_value(v)?;
     out.source.redacted = true;
-    out
+    Ok(out)
 }
 
 fn walk(v: &mut Value, host: Option<&str>, keep_uuids: bool) {
@@ -45,10 +45,11 @@ fn walk(v: &mut Value, host: Option<&str>, keep_uuids: bool) {
         Value::Array(a) => a.iter_mut().for_each(|x| walk(x, host, keep_uuids)),
         Value::Object(m) => {
             for (k, x) in m.iter_mut() {
-                if SECRET_KEYS.iter().any(|s| s.eq_ignore_ascii_case(k)) {
-                    if !x.is_null() {
-                        *x = Value::String(MASK.into());
-                    }
+                // A secret key masks a string, never a structure: `serial` is also the
+                // name of a bus (`buses.serial`, `drivers.serial`), whose devices are
+                // walked like any other.
+                if SECRET_KEYS.iter().any(|s| s.eq_ignore_ascii_case(k)) && x.is_string() {
+                    *x = Value::String(MASK.into());
                     continue;
                 }
                 walk(x, host, keep_uuids || k == "mei");
