@@ -28,6 +28,17 @@ const SECRET_KEYS: &[&str] = &[
     "ID_MODEL_ID_SERIAL",
 ];
 
+/// Tags of [`NodeKind`](crate::root::NodeKind) (`"type": "char_device"`): the
+/// program's own words, never host data, so a host named `dev` or `file` leaves them be.
+const NODE_KIND_TAGS: &[&str] = &[
+    "file",
+    "dir",
+    "char_device",
+    "block_device",
+    "fifo",
+    "socket",
+];
+
 /// Redacts `facts`. `hostname` is the machine's host name, replaced wherever it
 /// appears (NixOS store paths carry it: `nixos-system-<host>-<version>`).
 pub fn redact(facts: &Facts, hostname: Option<&str>) -> Result<Facts, serde_json::Error> {
@@ -50,6 +61,9 @@ fn walk(v: &mut Value, host: Option<&str>, keep_uuids: bool) {
                 // walked like any other.
                 if SECRET_KEYS.iter().any(|s| s.eq_ignore_ascii_case(k)) && x.is_string() {
                     *x = Value::String(MASK.into());
+                    continue;
+                }
+                if k == "type" && x.as_str().is_some_and(|t| NODE_KIND_TAGS.contains(&t)) {
                     continue;
                 }
                 walk(x, host, keep_uuids || k == "mei");
@@ -197,6 +211,32 @@ fn mask_after(s: &str, marker: &str, with: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_named_like_a_node_kind_keeps_the_facts_shape() {
+        use crate::root::NodeKind;
+        let kinds = [
+            NodeKind::File,
+            NodeKind::Dir,
+            NodeKind::CharDevice {
+                major: 13,
+                minor: 64,
+            },
+            NodeKind::BlockDevice { major: 8, minor: 0 },
+            NodeKind::Fifo,
+            NodeKind::Socket,
+        ];
+        // `dev` is inside `char_device`; `file` is a whole tag.
+        for host in ["dev", "file", "ck", "char_device"] {
+            for kind in kinds {
+                let mut v = serde_json::json!({ "node": { "ok": kind } });
+                walk(&mut v, Some(host), false);
+                let back: super::super::Fact<NodeKind> = serde_json::from_value(v["node"].clone())
+                    .unwrap_or_else(|e| panic!("host {host:?} broke {kind:?}: {e}"));
+                assert_eq!(back, super::super::Fact::Ok(kind));
+            }
+        }
+    }
 
     #[test]
     fn strings() {
