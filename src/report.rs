@@ -78,6 +78,8 @@ pub struct Machine {
     /// known; the 13" is assumed and size-dependent checks do not fail), `dmi` (not
     /// this profile), `unknown`.
     pub model_source: String,
+    /// The fact the model rests on (`/sys/class/dmi/id/product_sku: Surface_Book_1793`).
+    pub model_evidence: String,
     pub vendor: Option<String>,
     pub product: Option<String>,
     pub sku: Option<String>,

@@ -546,6 +546,7 @@ impl MachineId {
         Machine {
             model: self.model.to_string(),
             model_source: self.source.to_string(),
+            model_evidence: self.evidence.clone(),
             vendor: facts.dmi.sys_vendor.ok().cloned(),
             product: facts.dmi.product_name.ok().cloned(),
             sku: facts.dmi.product_sku.ok().cloned(),

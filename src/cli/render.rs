@@ -64,7 +64,13 @@ pub fn human(r: &Report, color: bool, verbose: bool) -> String {
             .map(|s| format!(" · {s}"))
             .unwrap_or_default()
     );
-    if m.model != "other" && m.base != "attached" {
+    if m.model == "other" {
+        let _ = writeln!(
+            o,
+            "{}",
+            dim(&format!("nothing to check: {}", m.model_evidence), color)
+        );
+    } else if m.base != "attached" {
         let _ = writeln!(
             o,
             "{}",
