@@ -100,6 +100,14 @@ fn processes(root: &Root, wanted: &[&str]) -> Fact<BTreeMap<String, u32>> {
             reason: format!("more than {MAX_PROCS} processes"),
         };
     }
+    // With `hidepid`, other users' processes (PID 1 among them) are invisible: a
+    // daemon that is not listed may still run.
+    if !pids.is_empty() && !pids.iter().any(|p| p == "1") {
+        return Fact::Unknown {
+            path: "/proc".into(),
+            reason: "PID 1 is not visible (proc mounted with hidepid?)".into(),
+        };
+    }
     let mut out = BTreeMap::new();
     for pid in pids {
         // A process can exit between listing and reading: that is not an error.
