@@ -27,6 +27,36 @@ pub struct Sb2 {
     pub size: Size,
     pub distro: Distro,
     pub base_attached: bool,
+    /// A linux-surface kernel from before 2023-02: the MISC_IPTS driver (module
+    /// `ipts` too) with `/dev/ipts/*` instead of a HID device, while the current
+    /// iptsd (hidraw only) is installed and never starts.
+    pub legacy_ipts: bool,
+    /// PINCTRL_SUNRISEPOINT as a module (nixos-hardware does not build it in), which
+    /// lets the aggregator and the buttons probe before it.
+    pub pinctrl_module: bool,
+}
+
+/// Makes a newer NixOS generation with kernel `release` the boot default
+/// (`nixos-rebuild boot`), and with `switched` also the current system
+/// (`nixos-rebuild switch`). The booted generation stays as it was.
+pub fn nixos_new_generation(t: &Tree, release: &str, switched: bool) {
+    let sys = "nix/store/7777gggg-nixos-system-sb2-owner-24.11.20241201.fedcba";
+    let modules = format!("nix/store/8888hhhh-linux-{release}-modules-shrunk");
+    t.link(
+        &format!("{sys}/kernel"),
+        &format!("/nix/store/9999iiii-linux-{release}/bzImage"),
+    );
+    t.link(&format!("{sys}/kernel-modules"), &format!("/{modules}"));
+    t.link(
+        &format!("{sys}/initrd"),
+        &format!("/nix/store/aaaa0000-initrd-linux-{release}/initrd"),
+    );
+    t.file(&format!("{modules}/lib/modules/{release}/modules.dep"), "");
+    t.link("nix/var/nix/profiles/system-43-link", &format!("/{sys}"));
+    t.link("nix/var/nix/profiles/system", "system-43-link");
+    if switched {
+        t.link("run/current-system", &format!("/{sys}"));
+    }
 }
 
 /// Set bits as a sysfs capability bitmap (64-bit words, most significant first).
@@ -36,7 +66,12 @@ pub fn bits(set: &[u16]) -> String {
     for b in set {
         words[*b as usize / 64] |= 1 << (b % 64);
     }
-    words.iter().rev().map(|w| format!("{w:x}")).collect::<Vec<_>>().join(" ")
+    words
+        .iter()
+        .rev()
+        .map(|w| format!("{w:x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub const PCI: &str = "pci0000:00";
@@ -51,32 +86,133 @@ pub const NIX_FIRMWARE: &str = "nix/store/4444eeee-firmware/lib/firmware";
 const SURFACE_MODULES: &[(&str, &str, &str)] = &[
     ("ipts", "kernel/drivers/hid/ipts/ipts.ko.zst", "HID_IPTS"),
     ("ithc", "kernel/drivers/hid/ithc/ithc.ko.zst", "HID_ITHC"),
-    ("hid_surface", "kernel/drivers/hid/hid-surface.ko.zst", "HID_SURFACE"),
+    (
+        "hid_surface",
+        "kernel/drivers/hid/hid-surface.ko.zst",
+        "HID_SURFACE",
+    ),
 ];
 
+/// The pre-2023 IPTS driver: a misc device driver, also called `ipts`.
+const LEGACY_SURFACE_MODULES: &[(&str, &str, &str)] =
+    &[("ipts", "kernel/drivers/misc/ipts/ipts.ko.zst", "MISC_IPTS")];
+
+const PINCTRL_MODULE: (&str, &str) = (
+    "pinctrl_sunrisepoint",
+    "kernel/drivers/pinctrl/intel/pinctrl-sunrisepoint.ko.zst",
+);
+
 const MAINLINE_MODULES: &[(&str, &str, &str)] = &[
-    ("mei_me", "kernel/drivers/misc/mei/mei-me.ko.zst", "INTEL_MEI_ME"),
-    ("ipu3_cio2", "kernel/drivers/media/pci/intel/ipu3/ipu3-cio2.ko.zst", "VIDEO_IPU3_CIO2"),
-    ("ipu3_imgu", "kernel/drivers/staging/media/ipu3/ipu3-imgu.ko.zst", "VIDEO_IPU3_IMGU"),
-    ("ipu_bridge", "kernel/drivers/media/pci/intel/ipu-bridge.ko.zst", "IPU_BRIDGE"),
-    ("intel_skl_int3472_tps68470", "kernel/drivers/platform/x86/intel/int3472/intel_skl_int3472_tps68470.ko.zst", "INTEL_SKL_INT3472"),
-    ("intel_skl_int3472_discrete", "kernel/drivers/platform/x86/intel/int3472/intel_skl_int3472_discrete.ko.zst", "INTEL_SKL_INT3472"),
-    ("ov5693", "kernel/drivers/media/i2c/ov5693.ko.zst", "VIDEO_OV5693"),
-    ("ov8865", "kernel/drivers/media/i2c/ov8865.ko.zst", "VIDEO_OV8865"),
-    ("ov7251", "kernel/drivers/media/i2c/ov7251.ko.zst", "VIDEO_OV7251"),
-    ("dw9719", "kernel/drivers/media/i2c/dw9719.ko.zst", "VIDEO_DW9719"),
-    ("surface_aggregator", "kernel/drivers/platform/surface/aggregator/surface_aggregator.ko.zst", "SURFACE_AGGREGATOR"),
-    ("surface_aggregator_registry", "kernel/drivers/platform/surface/surface_aggregator_registry.ko.zst", "SURFACE_AGGREGATOR_REGISTRY"),
-    ("surface_acpi_notify", "kernel/drivers/platform/surface/surface_acpi_notify.ko.zst", "SURFACE_ACPI_NOTIFY"),
-    ("surface_dtx", "kernel/drivers/platform/surface/surface_dtx.ko.zst", "SURFACE_DTX"),
-    ("surface_platform_profile", "kernel/drivers/platform/surface/surface_platform_profile.ko.zst", "SURFACE_PLATFORM_PROFILE"),
-    ("surface_hotplug", "kernel/drivers/platform/surface/surface_hotplug.ko.zst", "SURFACE_HOTPLUG"),
-    ("surface_gpe", "kernel/drivers/platform/surface/surface_gpe.ko.zst", "SURFACE_GPE"),
-    ("soc_button_array", "kernel/drivers/input/misc/soc_button_array.ko.zst", "INPUT_SOC_BUTTON_ARRAY"),
-    ("mwifiex_pcie", "kernel/drivers/net/wireless/marvell/mwifiex/mwifiex_pcie.ko.zst", "MWIFIEX_PCIE"),
-    ("btusb", "kernel/drivers/bluetooth/btusb.ko.zst", "BT_HCIBTUSB"),
-    ("intel_lpss_pci", "kernel/drivers/mfd/intel-lpss-pci.ko.zst", "MFD_INTEL_LPSS_PCI"),
-    ("8250_dw", "kernel/drivers/tty/serial/8250/8250_dw.ko.zst", "SERIAL_8250_DW"),
+    (
+        "mei_me",
+        "kernel/drivers/misc/mei/mei-me.ko.zst",
+        "INTEL_MEI_ME",
+    ),
+    (
+        "ipu3_cio2",
+        "kernel/drivers/media/pci/intel/ipu3/ipu3-cio2.ko.zst",
+        "VIDEO_IPU3_CIO2",
+    ),
+    (
+        "ipu3_imgu",
+        "kernel/drivers/staging/media/ipu3/ipu3-imgu.ko.zst",
+        "VIDEO_IPU3_IMGU",
+    ),
+    (
+        "ipu_bridge",
+        "kernel/drivers/media/pci/intel/ipu-bridge.ko.zst",
+        "IPU_BRIDGE",
+    ),
+    (
+        "intel_skl_int3472_tps68470",
+        "kernel/drivers/platform/x86/intel/int3472/intel_skl_int3472_tps68470.ko.zst",
+        "INTEL_SKL_INT3472",
+    ),
+    (
+        "intel_skl_int3472_discrete",
+        "kernel/drivers/platform/x86/intel/int3472/intel_skl_int3472_discrete.ko.zst",
+        "INTEL_SKL_INT3472",
+    ),
+    (
+        "ov5693",
+        "kernel/drivers/media/i2c/ov5693.ko.zst",
+        "VIDEO_OV5693",
+    ),
+    (
+        "ov8865",
+        "kernel/drivers/media/i2c/ov8865.ko.zst",
+        "VIDEO_OV8865",
+    ),
+    (
+        "ov7251",
+        "kernel/drivers/media/i2c/ov7251.ko.zst",
+        "VIDEO_OV7251",
+    ),
+    (
+        "dw9719",
+        "kernel/drivers/media/i2c/dw9719.ko.zst",
+        "VIDEO_DW9719",
+    ),
+    (
+        "surface_aggregator",
+        "kernel/drivers/platform/surface/aggregator/surface_aggregator.ko.zst",
+        "SURFACE_AGGREGATOR",
+    ),
+    (
+        "surface_aggregator_registry",
+        "kernel/drivers/platform/surface/surface_aggregator_registry.ko.zst",
+        "SURFACE_AGGREGATOR_REGISTRY",
+    ),
+    (
+        "surface_acpi_notify",
+        "kernel/drivers/platform/surface/surface_acpi_notify.ko.zst",
+        "SURFACE_ACPI_NOTIFY",
+    ),
+    (
+        "surface_dtx",
+        "kernel/drivers/platform/surface/surface_dtx.ko.zst",
+        "SURFACE_DTX",
+    ),
+    (
+        "surface_platform_profile",
+        "kernel/drivers/platform/surface/surface_platform_profile.ko.zst",
+        "SURFACE_PLATFORM_PROFILE",
+    ),
+    (
+        "surface_hotplug",
+        "kernel/drivers/platform/surface/surface_hotplug.ko.zst",
+        "SURFACE_HOTPLUG",
+    ),
+    (
+        "surface_gpe",
+        "kernel/drivers/platform/surface/surface_gpe.ko.zst",
+        "SURFACE_GPE",
+    ),
+    (
+        "soc_button_array",
+        "kernel/drivers/input/misc/soc_button_array.ko.zst",
+        "INPUT_SOC_BUTTON_ARRAY",
+    ),
+    (
+        "mwifiex_pcie",
+        "kernel/drivers/net/wireless/marvell/mwifiex/mwifiex_pcie.ko.zst",
+        "MWIFIEX_PCIE",
+    ),
+    (
+        "btusb",
+        "kernel/drivers/bluetooth/btusb.ko.zst",
+        "BT_HCIBTUSB",
+    ),
+    (
+        "intel_lpss_pci",
+        "kernel/drivers/mfd/intel-lpss-pci.ko.zst",
+        "MFD_INTEL_LPSS_PCI",
+    ),
+    (
+        "8250_dw",
+        "kernel/drivers/tty/serial/8250/8250_dw.ko.zst",
+        "SERIAL_8250_DW",
+    ),
 ];
 
 const BUILTIN_OPTIONS: &[&str] = &[
@@ -96,19 +232,37 @@ impl Sb2 {
             size,
             distro,
             base_attached: true,
+            legacy_ipts: false,
+            pinctrl_module: false,
         }
     }
 
     pub fn release(&self) -> &'static str {
-        match self.distro {
-            Distro::NixOs => "6.19.8",
-            Distro::DebianSurface => "6.19.8-surface-3",
-            Distro::DebianStock => "6.1.0-28-amd64",
+        match (self.distro, self.legacy_ipts) {
+            (Distro::NixOs, false) => "6.19.8",
+            (Distro::NixOs, true) => "6.0.12",
+            (Distro::DebianSurface, false) => "6.19.8-surface-3",
+            (Distro::DebianSurface, true) => "6.0.12-surface-1",
+            (Distro::DebianStock, _) => "6.1.0-28-amd64",
         }
     }
 
     fn surface_kernel(&self) -> bool {
         self.distro != Distro::DebianStock
+    }
+
+    /// A kernel with the current (HID) IPTS driver: touch works end to end.
+    fn hid_ipts(&self) -> bool {
+        self.surface_kernel() && !self.legacy_ipts
+    }
+
+    /// The linux-surface modules of this kernel: (name, path, config option).
+    fn surface_modules(&self) -> &'static [(&'static str, &'static str, &'static str)] {
+        match (self.surface_kernel(), self.legacy_ipts) {
+            (false, _) => &[],
+            (true, false) => SURFACE_MODULES,
+            (true, true) => LEGACY_SURFACE_MODULES,
+        }
     }
 
     pub fn ipts_product(&self) -> u16 {
@@ -137,8 +291,10 @@ impl Sb2 {
     pub fn config_options(&self) -> Vec<(&'static str, &'static str)> {
         let mut o: Vec<(&str, &str)> = MAINLINE_MODULES.iter().map(|(_, _, c)| (*c, "m")).collect();
         o.extend(BUILTIN_OPTIONS.iter().map(|c| (*c, "y")));
-        if self.surface_kernel() {
-            o.extend(SURFACE_MODULES.iter().map(|(_, _, c)| (*c, "m")));
+        o.extend(self.surface_modules().iter().map(|(_, _, c)| (*c, "m")));
+        if self.pinctrl_module {
+            o.retain(|(k, _)| *k != "PINCTRL_SUNRISEPOINT");
+            o.push(("PINCTRL_SUNRISEPOINT", "m"));
         }
         o.push(("INTEL_ATOMISP", ""));
         o
@@ -189,31 +345,45 @@ impl Sb2 {
     fn kernel(&self, t: &Tree) {
         let release = self.release();
         let cmdline = match self.distro {
-            Distro::NixOs => format!("initrd=\\efi\\nixos\\initrd.efi init=/{NIX_SYSTEM}/init mem_sleep_default=deep"),
-            _ => "BOOT_IMAGE=/boot/vmlinuz root=UUID=0b5e1c1e-1234-4abc-9def-0123456789ab ro quiet".into(),
+            Distro::NixOs => format!(
+                "initrd=\\efi\\nixos\\initrd.efi init=/{NIX_SYSTEM}/init mem_sleep_default=deep"
+            ),
+            _ => "BOOT_IMAGE=/boot/vmlinuz root=UUID=0b5e1c1e-1234-4abc-9def-0123456789ab ro quiet"
+                .into(),
         };
         let version = match self.distro {
-            Distro::NixOs => "(nixbld@localhost) #1-NixOS SMP PREEMPT_DYNAMIC Tue Jan  1 00:00:00 UTC 1980",
+            Distro::NixOs => {
+                "(nixbld@localhost) #1-NixOS SMP PREEMPT_DYNAMIC Tue Jan  1 00:00:00 UTC 1980"
+            }
             _ => "(debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian",
         };
         t.kernel(release, version, &cmdline);
         t.gz("proc/config.gz", &Tree::config_text(&self.config_options()));
 
-        let mut mods: Vec<(&str, &str)> = MAINLINE_MODULES.iter().map(|(n, p, _)| (*n, *p)).collect();
-        if self.surface_kernel() {
-            mods.extend(SURFACE_MODULES.iter().map(|(n, p, _)| (*n, *p)));
+        let mut mods: Vec<(&str, &str)> =
+            MAINLINE_MODULES.iter().map(|(n, p, _)| (*n, *p)).collect();
+        mods.extend(self.surface_modules().iter().map(|(n, p, _)| (*n, *p)));
+        let mut builtin = vec!["pinctrl_sunrisepoint", "battery", "ac", "button"];
+        if self.pinctrl_module {
+            builtin.retain(|m| *m != "pinctrl_sunrisepoint");
+            mods.push(PINCTRL_MODULE);
         }
-        t.module_tree(&self.module_dir(), &mods, &["pinctrl_sunrisepoint", "battery", "ac", "button"]);
+        t.module_tree(&self.module_dir(), &mods, &builtin);
 
         let mut loaded: Vec<&str> = MAINLINE_MODULES
             .iter()
             .map(|(n, _, _)| *n)
-            .filter(|n| *n != "intel_skl_int3472_discrete" && (self.has_dgpu() || *n != "surface_hotplug"))
+            .filter(|n| {
+                *n != "intel_skl_int3472_discrete" && (self.has_dgpu() || *n != "surface_hotplug")
+            })
             .collect();
         if self.surface_kernel() {
             loaded.push("ipts");
         }
         loaded.push("platform_profile");
+        if self.pinctrl_module {
+            loaded.push(PINCTRL_MODULE.0);
+        }
         t.loaded_modules(&loaded);
 
         if self.distro == Distro::NixOs {
@@ -239,24 +409,83 @@ impl Sb2 {
                 &[("vendor", id.0), ("device", id.1), ("class", class)],
             );
         };
-        pci("0000:00:02.0", ("0x8086", "0x5917"), "0x030000", Some("i915"));
-        pci("0000:00:14.0", ("0x8086", "0x9d2f"), "0x0c0330", Some("xhci_hcd"));
-        pci("0000:00:16.0", ("0x8086", "0x9d3a"), "0x078000", Some("mei_me"));
-        pci("0000:00:16.4", ("0x8086", "0x9d3e"), "0x078000", Some("mei_me"));
-        pci("0000:00:14.3", ("0x8086", "0x9d32"), "0x048000", Some("ipu3-cio2"));
-        pci("0000:00:05.0", ("0x8086", "0x1919"), "0x048000", Some("ipu3-imgu"));
-        pci("0000:00:15.2", ("0x8086", "0x9d62"), "0x118000", Some("intel-lpss"));
-        pci("0000:00:15.3", ("0x8086", "0x9d63"), "0x118000", Some("intel-lpss"));
-        pci("0000:00:1e.0", ("0x8086", "0x9d27"), "0x118000", Some("intel-lpss"));
-        pci("0000:00:1c.4", ("0x8086", "0x9d14"), "0x060400", Some("pcieport"));
-        pci("0000:01:00.0", ("0x11ab", "0x2b38"), "0x020000", Some("mwifiex_pcie"));
+        pci(
+            "0000:00:02.0",
+            ("0x8086", "0x5917"),
+            "0x030000",
+            Some("i915"),
+        );
+        pci(
+            "0000:00:14.0",
+            ("0x8086", "0x9d2f"),
+            "0x0c0330",
+            Some("xhci_hcd"),
+        );
+        pci(
+            "0000:00:16.0",
+            ("0x8086", "0x9d3a"),
+            "0x078000",
+            Some("mei_me"),
+        );
+        pci(
+            "0000:00:16.4",
+            ("0x8086", "0x9d3e"),
+            "0x078000",
+            Some("mei_me"),
+        );
+        pci(
+            "0000:00:14.3",
+            ("0x8086", "0x9d32"),
+            "0x048000",
+            Some("ipu3-cio2"),
+        );
+        pci(
+            "0000:00:05.0",
+            ("0x8086", "0x1919"),
+            "0x048000",
+            Some("ipu3-imgu"),
+        );
+        pci(
+            "0000:00:15.2",
+            ("0x8086", "0x9d62"),
+            "0x118000",
+            Some("intel-lpss"),
+        );
+        pci(
+            "0000:00:15.3",
+            ("0x8086", "0x9d63"),
+            "0x118000",
+            Some("intel-lpss"),
+        );
+        pci(
+            "0000:00:1e.0",
+            ("0x8086", "0x9d27"),
+            "0x118000",
+            Some("intel-lpss"),
+        );
+        pci(
+            "0000:00:1c.4",
+            ("0x8086", "0x9d14"),
+            "0x060400",
+            Some("pcieport"),
+        );
+        pci(
+            "0000:01:00.0",
+            ("0x11ab", "0x2b38"),
+            "0x020000",
+            Some("mwifiex_pcie"),
+        );
         if self.has_dgpu() && self.base_attached {
             t.device(
                 "pci",
                 "0000:02:00.0",
                 &format!("{PCI}/0000:00:1c.4/0000:02:00.0"),
                 Some("nvidia"),
-                &[("vendor", "0x10de"), ("device", "0x1c20"), ("class", "0x030200")],
+                &[
+                    ("vendor", "0x10de"),
+                    ("device", "0x1c20"),
+                    ("class", "0x030200"),
+                ],
             );
         }
     }
@@ -264,18 +493,40 @@ impl Sb2 {
     /// ACPI companions and the platform devices the Surface drivers bind.
     fn acpi_platform(&self, t: &Tree) {
         let mut hids = vec![
-            "MSHW0084:00", "MSHW0091:00", "MSHW0133:00", "MSHW0040:00", "MSHW0107:00", "INT33BE:00",
-            "INT347A:00", "INT347E:00", "INT3472:00", "PNP0C0A:00", "PNP0C0A:01", "ACPI0003:00",
+            "MSHW0084:00",
+            "MSHW0091:00",
+            "MSHW0133:00",
+            "MSHW0040:00",
+            "MSHW0107:00",
+            "INT33BE:00",
+            "INT347A:00",
+            "INT347E:00",
+            "INT3472:00",
+            "PNP0C0A:00",
+            "PNP0C0A:01",
+            "ACPI0003:00",
             "PNP0C0D:00",
         ];
         if self.has_dgpu() {
             hids.push("MSHW0153:00");
         }
         for h in hids {
-            t.device("acpi", h, &format!("LNXSYSTM:00/LNXSYBUS:00/{h}"), None, &[("status", "15")]);
+            t.device(
+                "acpi",
+                h,
+                &format!("LNXSYSTM:00/LNXSYBUS:00/{h}"),
+                None,
+                &[("status", "15")],
+            );
         }
         let plat = |name: &str, driver: &str| {
-            t.device("platform", name, &format!("platform/{name}"), Some(driver), &[]);
+            t.device(
+                "platform",
+                name,
+                &format!("platform/{name}"),
+                Some(driver),
+                &[],
+            );
         };
         plat("MSHW0091:00", "surface_acpi_notify");
         plat("MSHW0133:00", "surface_dtx_pltf");
@@ -323,15 +574,30 @@ impl Sb2 {
     fn touch(&self, t: &Tree) {
         let mei = format!("{PCI}/0000:00:16.4/0000:00:16.4-{MEI_UUID}");
         let driver = self.surface_kernel().then_some("ipts");
-        t.device("mei", &format!("0000:00:16.4-{MEI_UUID}"), &mei, driver, &[("uuid", MEI_UUID)]);
-        if !self.surface_kernel() {
+        t.device(
+            "mei",
+            &format!("0000:00:16.4-{MEI_UUID}"),
+            &mei,
+            driver,
+            &[("uuid", MEI_UUID)],
+        );
+        if self.legacy_ipts {
+            t.char_node("dev/ipts/0", 241, 0);
+        }
+        if !self.hid_ipts() {
             return;
         }
         let hid = self.ipts_hid_name();
-        let dir = t.device("hid", &hid, &format!("{mei}/{hid}"), Some("hid-generic"), &[]);
+        let dir = t.device(
+            "hid",
+            &hid,
+            &format!("{mei}/{hid}"),
+            Some("hid-generic"),
+            &[],
+        );
         t.mkdir(&format!("{dir}/hidraw/hidraw0"));
         let p = self.ipts_product();
-        let touch_caps = [("ev", "b"), ("key", "400 0 0 0 0 0"), ("abs", "2608000 3"), ];
+        let touch_caps = [("ev", "b"), ("key", "400 0 0 0 0 0"), ("abs", "2608000 3")];
         t.input(
             30,
             "sys/devices/virtual/misc/uinput",
@@ -346,7 +612,11 @@ impl Sb2 {
             "sys/devices/virtual/misc/uinput",
             &format!("IPTSD Virtual Stylus 045E:{p:04X}"),
             (0x06, 0x045e, p, 1),
-            &[("ev", "b"), ("key", "c03 0 0 0 0 0"), ("abs", "1000d000003")],
+            &[
+                ("ev", "b"),
+                ("key", "c03 0 0 0 0 0"),
+                ("abs", "1000d000003"),
+            ],
             Some(31),
             &[("ID_INPUT", "1"), ("ID_INPUT_TABLET", "1")],
         );
@@ -359,7 +629,11 @@ impl Sb2 {
             ("INT347E", 3, "ov7251"),
             ("INT3472", 2, "int3472-tps68470"),
         ] {
-            let ctl = if bus == 2 { "0000:00:15.2" } else { "0000:00:15.3" };
+            let ctl = if bus == 2 {
+                "0000:00:15.2"
+            } else {
+                "0000:00:15.3"
+            };
             t.device(
                 "i2c",
                 &format!("i2c-{hid}:00"),
@@ -411,13 +685,20 @@ impl Sb2 {
             vec![("type", "Battery"), ("present", "0")]
         };
         t.power_supply("BAT2", &acpi("PNP0C0A:01"), &base);
-        t.power_supply("ADP1", &acpi("ACPI0003:00"), &[("type", "Mains"), ("online", "1")]);
+        t.power_supply(
+            "ADP1",
+            &acpi("ACPI0003:00"),
+            &[("type", "Mains"), ("online", "1")],
+        );
     }
 
     fn detach(&self, t: &Tree) {
         t.char_node("dev/surface/dtx", 10, 124);
         t.mkdir("sys/devices/virtual/misc/surface_dtx");
-        t.rlink("sys/class/misc/surface_dtx", "sys/devices/virtual/misc/surface_dtx");
+        t.rlink(
+            "sys/class/misc/surface_dtx",
+            "sys/devices/virtual/misc/surface_dtx",
+        );
         // Tablet-mode switch and lid.
         t.input(
             5,
@@ -467,21 +748,79 @@ impl Sb2 {
                 name,
                 &format!("{xhci}/{path}"),
                 Some(driver),
-                &[("idVendor", id.0), ("idProduct", id.1), ("product", product)],
+                &[
+                    ("idVendor", id.0),
+                    ("idProduct", id.1),
+                    ("product", product),
+                ],
             )
         };
-        usb("usb1", "usb1", ("1d6b", "0002"), "xHCI Host Controller", "usb");
-        usb("usb2", "usb2", ("1d6b", "0003"), "xHCI Host Controller", "usb");
-        usb("1-6", "usb1/1-6", ("1286", "204c"), "Bluetooth and Wireless LAN Composite Device", "usb");
-        t.device("usb", "1-6:1.0", &format!("{xhci}/usb1/1-6/1-6:1.0"), Some("btusb"), &[]);
+        usb(
+            "usb1",
+            "usb1",
+            ("1d6b", "0002"),
+            "xHCI Host Controller",
+            "usb",
+        );
+        usb(
+            "usb2",
+            "usb2",
+            ("1d6b", "0003"),
+            "xHCI Host Controller",
+            "usb",
+        );
+        usb(
+            "1-6",
+            "usb1/1-6",
+            ("1286", "204c"),
+            "Bluetooth and Wireless LAN Composite Device",
+            "usb",
+        );
+        t.device(
+            "usb",
+            "1-6:1.0",
+            &format!("{xhci}/usb1/1-6/1-6:1.0"),
+            Some("btusb"),
+            &[],
+        );
         if !self.base_attached {
             return;
         }
-        usb("1-1", "usb1/1-1", ("045e", "0942"), "Surface Base Hub", "usb");
-        usb("1-1.1", "usb1/1-1/1-1.1", ("045e", "0944"), "Surface Base Hub", "usb");
-        usb("2-1", "usb2/2-1", ("045e", "0941"), "Surface Base Hub", "usb");
-        usb("2-1.1", "usb2/2-1/2-1.1", ("045e", "0943"), "Surface Base Hub", "usb");
-        usb("1-1.3", "usb1/1-1/1-1.3", ("045e", "0922"), "Surface Keyboard", "usb");
+        usb(
+            "1-1",
+            "usb1/1-1",
+            ("045e", "0942"),
+            "Surface Base Hub",
+            "usb",
+        );
+        usb(
+            "1-1.1",
+            "usb1/1-1/1-1.1",
+            ("045e", "0944"),
+            "Surface Base Hub",
+            "usb",
+        );
+        usb(
+            "2-1",
+            "usb2/2-1",
+            ("045e", "0941"),
+            "Surface Base Hub",
+            "usb",
+        );
+        usb(
+            "2-1.1",
+            "usb2/2-1/2-1.1",
+            ("045e", "0943"),
+            "Surface Base Hub",
+            "usb",
+        );
+        usb(
+            "1-1.3",
+            "usb1/1-1/1-1.3",
+            ("045e", "0922"),
+            "Surface Keyboard",
+            "usb",
+        );
         let iface = t.device(
             "usb",
             "1-1.3:1.0",
@@ -522,9 +861,18 @@ impl Sb2 {
     fn firmware(&self, t: &Tree) {
         match self.distro {
             Distro::NixOs => {
-                t.attr("sys/module/firmware_class/parameters/path", &format!("/{NIX_FIRMWARE}"));
-                t.file(&format!("{NIX_FIRMWARE}/intel/ipu3-fw.bin.zst"), b"\x28\xb5\x2f\xfd");
-                t.file(&format!("{NIX_FIRMWARE}/mrvl/pcie8897_uapsta.bin.zst"), b"\x28\xb5\x2f\xfd");
+                t.attr(
+                    "sys/module/firmware_class/parameters/path",
+                    &format!("/{NIX_FIRMWARE}"),
+                );
+                t.file(
+                    &format!("{NIX_FIRMWARE}/intel/ipu3-fw.bin.zst"),
+                    b"\x28\xb5\x2f\xfd",
+                );
+                t.file(
+                    &format!("{NIX_FIRMWARE}/mrvl/pcie8897_uapsta.bin.zst"),
+                    b"\x28\xb5\x2f\xfd",
+                );
             }
             _ => {
                 t.attr("sys/module/firmware_class/parameters/path", "");
@@ -539,27 +887,51 @@ impl Sb2 {
             Distro::NixOs => {
                 t.link("etc/systemd/system", "/nix/store/5555ffff-system-units");
                 t.link("etc/udev/rules.d", "/nix/store/6666aaaa-udev-rules");
-                ("nix/store/5555ffff-system-units", "nix/store/6666aaaa-udev-rules")
+                (
+                    "nix/store/5555ffff-system-units",
+                    "nix/store/6666aaaa-udev-rules",
+                )
             }
             _ => ("usr/lib/systemd/system", "usr/lib/udev/rules.d"),
         };
-        t.file(&format!("{units}/iptsd@.service"), "[Service]\nExecStart=iptsd /%I\n");
-        t.file(&format!("{units}/surface-dtx-daemon.service"), "[Service]\nExecStart=surface-dtx-daemon\n");
-        t.file(&format!("{rules}/50-iptsd.rules"), "SUBSYSTEM==\"hidraw\", TAG+=\"systemd\"\n");
-        t.file(&format!("{rules}/40-surface_dtx.rules"), "KERNEL==\"surface_dtx\", TAG+=\"systemd\"\n");
+        t.file(
+            &format!("{units}/iptsd@.service"),
+            "[Service]\nExecStart=iptsd /%I\n",
+        );
+        t.file(
+            &format!("{units}/surface-dtx-daemon.service"),
+            "[Service]\nExecStart=surface-dtx-daemon\n",
+        );
+        t.file(
+            &format!("{rules}/50-iptsd.rules"),
+            "SUBSYSTEM==\"hidraw\", TAG+=\"systemd\"\n",
+        );
+        t.file(
+            &format!("{rules}/40-surface_dtx.rules"),
+            "KERNEL==\"surface_dtx\", TAG+=\"systemd\"\n",
+        );
         let wants = match self.distro {
             Distro::NixOs => format!("{units}/multi-user.target.wants"),
             _ => "etc/systemd/system/multi-user.target.wants".into(),
         };
-        t.rlink(&format!("{wants}/surface-dtx-daemon.service"), &format!("{units}/surface-dtx-daemon.service"));
+        t.rlink(
+            &format!("{wants}/surface-dtx-daemon.service"),
+            &format!("{units}/surface-dtx-daemon.service"),
+        );
         // Running services: cgroups with processes, and their processes.
         let cg = "sys/fs/cgroup/system.slice";
-        t.attr(&format!("{cg}/system-iptsd.slice/iptsd@dev-hidraw0.service/cgroup.procs"), "1234");
-        t.attr(&format!("{cg}/surface-dtx-daemon.service/cgroup.procs"), "987");
+        t.attr(
+            &format!("{cg}/system-iptsd.slice/iptsd@dev-hidraw0.service/cgroup.procs"),
+            "1234",
+        );
+        t.attr(
+            &format!("{cg}/surface-dtx-daemon.service/cgroup.procs"),
+            "987",
+        );
         t.attr(&format!("{cg}/systemd-udevd.service/cgroup.procs"), "300");
         t.attr("proc/1/comm", "systemd");
         t.attr("proc/300/comm", "systemd-udevd");
-        if self.surface_kernel() {
+        if self.hid_ipts() {
             t.attr("proc/1234/comm", "iptsd");
         } else {
             t.remove(&format!("{cg}/system-iptsd.slice"));

@@ -141,7 +141,10 @@ impl Tree {
         self.rlink(&format!("sys/bus/{bus}/devices/{name}"), &dir);
         if let Some(d) = driver {
             self.register_driver(bus, d);
-            self.rlink(&format!("{dir}/driver"), &format!("sys/bus/{bus}/drivers/{d}"));
+            self.rlink(
+                &format!("{dir}/driver"),
+                &format!("sys/bus/{bus}/drivers/{d}"),
+            );
             self.rlink(&format!("sys/bus/{bus}/drivers/{d}/{name}"), &dir);
         }
         dir
@@ -188,11 +191,20 @@ impl Tree {
         let dir = format!("{parent_dir}/input/input{n}");
         self.attr(&format!("{dir}/name"), name);
         self.attr(&format!("{dir}/phys"), "");
-        for (f, v) in [("bustype", id.0), ("vendor", id.1), ("product", id.2), ("version", id.3)] {
+        for (f, v) in [
+            ("bustype", id.0),
+            ("vendor", id.1),
+            ("product", id.2),
+            ("version", id.3),
+        ] {
             self.attr(&format!("{dir}/id/{f}"), &format!("{v:04x}"));
         }
         for kind in ["ev", "key", "sw", "abs", "rel", "msc"] {
-            let v = caps.iter().find(|(k, _)| *k == kind).map(|(_, v)| *v).unwrap_or("0");
+            let v = caps
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map(|(_, v)| *v)
+                .unwrap_or("0");
             self.attr(&format!("{dir}/capabilities/{kind}"), v);
         }
         self.attr(&format!("{dir}/properties"), "0");
@@ -247,7 +259,10 @@ impl Tree {
         self.attr("proc/sys/kernel/osrelease", release);
         self.attr("proc/sys/kernel/tainted", "0");
         self.attr("proc/sys/kernel/hostname", "sb2-owner");
-        self.attr("proc/version", &format!("Linux version {release} {version}"));
+        self.attr(
+            "proc/version",
+            &format!("Linux version {release} {version}"),
+        );
         self.attr("proc/cmdline", cmdline);
     }
 
@@ -289,5 +304,79 @@ impl Tree {
         self.file(&format!("{dir}/modules.dep"), dep);
         self.file(&format!("{dir}/modules.builtin"), b);
         self.file(&format!("{dir}/modules.alias"), alias);
+    }
+
+    /// Unloads a module: drops its `proc/modules` line and `sys/module/<name>`.
+    pub fn unload_module(&self, name: &str) {
+        let text = std::fs::read_to_string(self.abs("proc/modules")).expect("proc/modules");
+        assert!(
+            text.lines().any(|l| l.split(' ').next() == Some(name)),
+            "fixture: module {name} is not loaded"
+        );
+        let kept: String = text
+            .lines()
+            .filter(|l| l.split(' ').next() != Some(name))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        self.file("proc/modules", kept);
+        if self.exists(&format!("sys/module/{name}")) {
+            self.remove(&format!("sys/module/{name}"));
+        }
+    }
+
+    /// Loads a module: adds its `proc/modules` line and `sys/module/<name>`.
+    pub fn load_module(&self, name: &str) {
+        let mut text = std::fs::read_to_string(self.abs("proc/modules")).unwrap_or_default();
+        text.push_str(&format!("{name} 40960 0 - Live 0x0000000000000000\n"));
+        self.file("proc/modules", text);
+        self.mkdir(&format!("sys/module/{name}"));
+    }
+
+    /// Unregisters a driver that no device is bound to.
+    pub fn unregister_driver(&self, bus: &str, driver: &str) {
+        let dir = format!("sys/bus/{bus}/drivers/{driver}");
+        let bound = std::fs::read_dir(self.abs(&dir))
+            .unwrap_or_else(|e| panic!("fixture: {dir}: {e}"))
+            .count();
+        assert_eq!(bound, 0, "fixture: devices are still bound to {dir}");
+        self.remove(&dir);
+    }
+
+    /// Removes an input device `inputN` with its event handlers, their device nodes
+    /// and udev records.
+    pub fn remove_input(&self, n: u32) {
+        let class = format!("sys/class/input/input{n}");
+        let dir = std::fs::canonicalize(self.abs(&class))
+            .unwrap_or_else(|e| panic!("fixture: {class}: {e}"));
+        for entry in std::fs::read_dir(&dir).expect("input dir") {
+            let name = entry.expect("dir entry").file_name();
+            let name = name.to_string_lossy();
+            if let Some(e) = name.strip_prefix("event") {
+                let e: u64 = e.parse().expect("event number");
+                self.remove(&format!("sys/class/input/event{e}"));
+                self.remove(&format!("dev/input/event{e}"));
+                self.remove(&format!("run/udev/data/c13:{}", 64 + e));
+            }
+        }
+        self.remove(&class);
+        std::fs::remove_dir_all(dir).expect("rm input dir");
+    }
+
+    /// Removes a power supply's class link and its directory.
+    pub fn remove_power_supply(&self, name: &str) {
+        let class = format!("sys/class/power_supply/{name}");
+        let dir = std::fs::canonicalize(self.abs(&class)).expect("power supply exists");
+        self.remove(&class);
+        std::fs::remove_dir_all(dir).expect("rm power supply dir");
+    }
+
+    /// Removes a class device reached through `link` (a class or bus link to its
+    /// directory) with its device node `dev/<node>`.
+    pub fn remove_class_device(&self, link: &str, node: &str) {
+        let dir = std::fs::canonicalize(self.abs(link))
+            .unwrap_or_else(|e| panic!("fixture: {link}: {e}"));
+        self.remove(link);
+        std::fs::remove_dir_all(dir).expect("rm class device dir");
+        self.remove(&format!("dev/{node}"));
     }
 }
