@@ -57,15 +57,12 @@ fn san(c: &Ctx) -> Outcome {
         return o;
     }
     // SAN defers until the Surface Aggregator is up: name that link when it is down.
-    let d = &c.profile.detach;
-    let ssam = c.find_dev("serial", |x| x.name == d.ssam_serdev);
-    let ssam_bound = matches!(&ssam, Look::Found(x) if x.driver.as_deref() == Some(d.ssam.driver));
-    if !ssam_bound && !matches!(ssam, Look::Unknown(_)) {
+    if let Some(e) = super::detach::aggregator_down(c) {
         return Outcome::failed(
             "SAN is not bound because the Surface Aggregator (serial0-0) is not bound: batteries report defaults",
         )
         .evidence_all(o.evidence)
-        .evidence(format!("/sys/bus/serial/devices/{}/driver: not {}", d.ssam_serdev, d.ssam.driver))
+        .evidence(e)
         .hint("Fix the Surface Aggregator first (see detach.ssam): load pinctrl_sunrisepoint, intel_lpss_pci and 8250_dw before surface_aggregator (in the initrd), or `echo serial0-0 > /sys/bus/serial/drivers_probe`.");
     }
     o

@@ -87,6 +87,23 @@ fn ssam(c: &Ctx) -> Outcome {
     }
 }
 
+/// Evidence that the Surface Aggregator is down: its serial device is missing or not
+/// bound to its driver. `None` when it is up or cannot be told. Every aggregator
+/// client (SAN, DTX, the platform hub) defers its probe until it is up, so while it
+/// is down they stay unbound without a probe failure of their own.
+pub(super) fn aggregator_down(c: &Ctx) -> Option<String> {
+    let d = &c.profile.detach;
+    match c.find_dev("serial", |x| x.name == d.ssam_serdev) {
+        Look::Found(x) if x.driver.as_deref() == Some(d.ssam.driver) => None,
+        Look::Found(x) => Some(format!(
+            "/sys/bus/serial/devices/{}/driver: not {}",
+            x.name, d.ssam.driver
+        )),
+        Look::Missing(m) => Some(format!("{m}: no {}", d.ssam_serdev)),
+        Look::Unknown(_) => None,
+    }
+}
+
 fn dtx_driver(c: &Ctx) -> Outcome {
     let d = &c.profile.detach;
     c.link_bound("platform", c.by_hid("platform", d.dtx_hid), &d.dtx, "DTX")

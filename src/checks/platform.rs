@@ -32,12 +32,25 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
 
 fn hub(c: &Ctx) -> Outcome {
     let p = &c.profile.platform;
-    c.link_bound(
+    let o = c.link_bound(
         "platform",
         c.by_hid("platform", p.hub_hid),
         &p.hub,
         "platform hub",
-    )
+    );
+    if o.status == crate::report::Status::Ok {
+        return o;
+    }
+    // The hub defers until the Surface Aggregator is up: name that link when it is down.
+    if let Some(e) = super::detach::aggregator_down(c) {
+        return Outcome::failed(
+            "the platform hub is not bound because the Surface Aggregator (serial0-0) is not bound: no platform profile",
+        )
+        .evidence_all(o.evidence)
+        .evidence(e)
+        .hint("Fix the Surface Aggregator first (see detach.ssam); the hub binds once it is up.");
+    }
+    o
 }
 
 fn profile(c: &Ctx) -> Outcome {
