@@ -84,34 +84,78 @@ fn mei(c: &Ctx) -> Outcome {
 
 fn ipts_driver(c: &Ctx) -> Outcome {
     let t = &c.profile.touch;
-    let has = c.kernel_has(&t.ipts);
-    if let Has::No(e) = &has {
-        if let Some(v) = c.config("MISC_IPTS").filter(|v| !v.is_empty()) {
-            return Outcome::failed(
-                "the kernel has the pre-2023 MISC_IPTS driver (/dev/ipts), not HID_IPTS: current iptsd cannot use it",
-            )
-            .evidence(e.clone())
-            .evidence(format!("CONFIG_MISC_IPTS={v}"))
-            .hint("Kernel and iptsd generations do not match: update to a current linux-surface kernel (HID_IPTS), or use iptsd <= 0.5.1 with this kernel.");
-        }
-        if !c.facts.services.legacy_ipts_nodes.is_empty() {
-            return Outcome::failed(
-                "the kernel exposes the pre-2023 /dev/ipts interface, not HID_IPTS",
-            )
-            .evidence(format!(
-                "/dev/ipts/{}",
-                c.facts.services.legacy_ipts_nodes.join(", /dev/ipts/")
-            ))
-            .hint("Update to a current linux-surface kernel (HID_IPTS) to use current iptsd.");
-        }
-        if c.surface_patches().0 == Some(false) {
-            return Outcome::failed(
-                "no IPTS driver: this is a stock kernel without the linux-surface patches",
-            )
-            .evidence(e.clone());
-        }
+    // The pre-2023 MISC_IPTS driver's module is also called `ipts`: a loaded `ipts`
+    // is the HID driver only when the config does not say otherwise.
+    let hid_in_config = c.config(t.ipts.config).is_some_and(|v| !v.is_empty());
+    if !hid_in_config && let Some(o) = legacy_ipts(c) {
+        return o;
+    }
+    if let Has::No(e) = c.kernel_has(&t.ipts)
+        && c.surface_patches().0 == Some(false)
+    {
+        return Outcome::failed(
+            "no IPTS driver: this is a stock kernel without the linux-surface patches",
+        )
+        .evidence(e);
     }
     c.link_kernel_has(&t.ipts, "IPTS")
+}
+
+/// The pre-2023 MISC_IPTS driver (`/dev/ipts/*`, for iptsd <= 0.5.1), told by its
+/// config option, its device nodes or its module under drivers/misc.
+fn legacy_ipts(c: &Ctx) -> Option<Outcome> {
+    let t = &c.profile.touch;
+    let mut ev = Vec::new();
+    if let Some(v) = c.config("MISC_IPTS").filter(|v| !v.is_empty()) {
+        let src = c.facts.config.ok().map(|c| c.source.as_str()).unwrap_or("");
+        ev.push(format!("{src}: CONFIG_MISC_IPTS={v}"));
+    }
+    for n in &c.facts.services.legacy_ipts_nodes {
+        ev.push(format!("/{}/{n}", t.legacy_dev_dir));
+    }
+    if let Fact::Ok(tree) = &c.facts.module_tree
+        && let Fact::Ok(avail) = &tree.available
+        && let Some(p) = avail
+            .get(t.ipts.module)
+            .filter(|p| p.contains("drivers/misc/"))
+    {
+        ev.push(format!("{}/{p}", tree.dir));
+    }
+    if ev.is_empty() {
+        return None;
+    }
+    // An iptsd 0.x on this kernel works: its input devices are the proof.
+    let working: Vec<String> = match c.inputs() {
+        Look::Found(inputs) => inputs
+            .iter()
+            .filter_map(|i| i.name.ok())
+            .filter(|n| {
+                t.virtual_touch
+                    .iter()
+                    .chain(t.virtual_stylus)
+                    .any(|p| n.starts_with(p))
+            })
+            .map(|n| format!("input device: {n}"))
+            .collect(),
+        _ => Vec::new(),
+    };
+    if !working.is_empty() {
+        return Some(
+            Outcome::degraded(
+                "touch runs on the pre-2023 MISC_IPTS driver (/dev/ipts) with an iptsd 0.x: it works, but this generation is unmaintained",
+            )
+            .evidence_all(ev)
+            .evidence_all(working)
+            .hint("Update the kernel and iptsd together: a current linux-surface kernel (HID_IPTS) with iptsd >= 1.0."),
+        );
+    }
+    Some(
+        Outcome::failed(
+            "the kernel has the pre-2023 MISC_IPTS driver (/dev/ipts), not HID_IPTS: current iptsd cannot use it",
+        )
+        .evidence_all(ev)
+        .hint("Kernel and iptsd generations do not match: update to a current linux-surface kernel (HID_IPTS), or use iptsd <= 0.5.1 with this kernel."),
+    )
 }
 
 fn ipts_bound(c: &Ctx) -> Outcome {
@@ -147,6 +191,8 @@ fn hid(c: &Ctx) -> Outcome {
     }
 }
 
+const OLD_IPTSD_HINT: &str = "Install iptsd >= 1.0 (it runs as iptsd@dev-hidrawN.service from its udev rule) and remove the old iptsd.";
+
 /// The iptsd unit name for a hidraw node, as systemd escapes `/dev/hidrawN`.
 fn iptsd_instance(hidraw: &str) -> String {
     format!("iptsd@dev-{hidraw}.service")
@@ -172,10 +218,14 @@ fn iptsd(c: &Ctx) -> Outcome {
         return Outcome::ok(format!("{n} iptsd process(es) running"))
             .evidence(format!("/proc/*/comm: {}", t.iptsd_process));
     }
-    let installed = s
-        .units
-        .get(t.iptsd_unit)
-        .is_some_and(|u| !u.files.is_empty());
+    let files = |unit: &str| {
+        s.units
+            .get(unit)
+            .map(|u| u.files.clone())
+            .unwrap_or_default()
+    };
+    let installed = !files(t.iptsd_unit).is_empty();
+    let legacy_files = files(t.iptsd_legacy_unit);
     let rule = s.udev_rules.iter().find(|r| r.contains("iptsd"));
     let mut o = match (&s.processes, &s.running_units) {
         (Fact::Unknown { .. }, Fact::Unknown { .. }) => {
@@ -183,6 +233,15 @@ fn iptsd(c: &Ctx) -> Outcome {
                 .evidence(why(&s.processes))
                 .evidence(why(&s.running_units));
         }
+        // iptsd 0.x runs as `iptsd.service` and reads /dev/ipts, which the HID driver
+        // (checked before this link) does not have.
+        _ if !installed && !legacy_files.is_empty() => Outcome::failed(format!(
+            "only an old iptsd (0.x, {}) is installed: it reads /dev/ipts, which this kernel's HID IPTS driver does not have",
+            t.iptsd_legacy_unit
+        ))
+            .hint(OLD_IPTSD_HINT)
+            .evidence_all(legacy_files)
+            .evidence(format!("{} not found in the systemd unit directories", t.iptsd_unit)),
         _ if !installed => Outcome::failed("iptsd is not installed: touch data is never turned into input events")
             .evidence(format!("{} not found in the systemd unit directories", t.iptsd_unit)),
         _ if rule.is_none() => Outcome::failed("iptsd is installed but its udev rule is not, so it is never started")
@@ -236,7 +295,25 @@ fn devices(c: &Ctx) -> Outcome {
         (None, Some(b)) => {
             Outcome::degraded("stylus works, but there is no touchscreen device").evidence(ev(b))
         }
-        (None, None) => Outcome::failed("iptsd runs but created no touchscreen or stylus device")
-            .evidence("/sys/class/input/*/name: no IPTSD Virtual device"),
+        (None, None) => {
+            let o = Outcome::failed("iptsd runs but created no touchscreen or stylus device")
+                .evidence("/sys/class/input/*/name: no IPTSD Virtual device");
+            // Only the 0.x unit running: an iptsd that looks for /dev/ipts.
+            match &c.facts.services.running_units {
+                Fact::Ok(u)
+                    if u.contains(t.iptsd_legacy_unit)
+                        && !u.iter().any(|x| x.starts_with("iptsd@")) =>
+                {
+                    Outcome::failed(format!(
+                        "iptsd runs as {}, the unit of iptsd 0.x, and created no touchscreen or stylus device: iptsd 0.x reads /dev/ipts, which this kernel's HID IPTS driver does not have",
+                        t.iptsd_legacy_unit
+                    ))
+                    .evidence_all(o.evidence)
+                    .evidence(format!("/sys/fs/cgroup/system.slice/{}: running", t.iptsd_legacy_unit))
+                    .hint(OLD_IPTSD_HINT)
+                }
+                _ => o,
+            }
+        }
     }
 }
