@@ -138,7 +138,13 @@ fn pci(c: &Ctx) -> Outcome {
 }
 
 fn atomisp(c: &Ctx) -> Outcome {
-    let mods = c.profile.camera.atomisp_modules;
+    let cam = &c.profile.camera;
+    // Without the IPU3 functions (cameras off in UEFI) there is no sensor to compete for.
+    if let (Look::Missing(m), Look::Missing(_)) = (c.pci(&cam.cio2), c.pci(&cam.imgu)) {
+        return Outcome::absent("no IPU3 cameras: nothing for atomisp to compete for")
+            .evidence(format!("{m}: no 8086:9d32 or 8086:1919"));
+    }
+    let mods = cam.atomisp_modules;
     match &c.facts.modules.loaded {
         Fact::Ok(m) => {
             let bad: Vec<_> = mods.iter().filter(|x| m.contains_key(**x)).collect();
@@ -166,7 +172,23 @@ fn cio2(c: &Ctx) -> Outcome {
 
 fn imgu(c: &Ctx) -> Outcome {
     let f = &c.profile.camera.imgu;
-    c.link_bound("pci", c.pci(f), &drv(f), "ImgU")
+    let o = c.link_bound("pci", c.pci(f), &drv(f), "ImgU");
+    // ImgU loads its firmware in its probe: a probe that failed while the firmware is
+    // missing failed for the firmware, which camera.firmware names.
+    if o.status == crate::report::Status::Failed
+        && let Look::Found(d) = c.pci(f)
+        && d.driver.is_none()
+        && c.driver_registered("pci", f.driver) == Some(true)
+        && imgu_firmware(c).is_none()
+    {
+        return Outcome::unknown(format!(
+            "ImgU: {} is not bound: its probe loads the firmware, which is missing (see camera.firmware)",
+            d.name
+        ))
+        .evidence_all(o.evidence)
+        .hint("Install the ImgU firmware (see camera.firmware), then `modprobe -r ipu3_imgu && modprobe ipu3_imgu`.");
+    }
+    o
 }
 
 fn bridge(c: &Ctx) -> Outcome {
@@ -257,17 +279,36 @@ fn sensors(c: &Ctx) -> Outcome {
     }
 }
 
-fn firmware(c: &Ctx) -> Outcome {
+/// Where the ImgU firmware was found, under any of its names.
+fn imgu_firmware(c: &Ctx) -> Option<String> {
     let fw = &c.facts.firmware;
-    let found = c
-        .profile
+    c.profile
         .camera
         .firmware
         .iter()
-        .find_map(|f| fw.files.get(*f).cloned().flatten());
-    match found {
+        .find_map(|f| fw.files.get(*f).cloned().flatten())
+}
+
+fn firmware(c: &Ctx) -> Outcome {
+    let fw = &c.facts.firmware;
+    let imgu = &c.profile.camera.imgu;
+    match imgu_firmware(c) {
         Some(p) => Outcome::ok(format!("ImgU firmware found at {p}")).evidence(p),
+        // ImgU loads the firmware in its probe: bound, it has it (from the initrd, or
+        // built into the kernel), wherever the files searched here are.
         None => {
+            if let Look::Found(d) = c.pci(imgu)
+                && d.driver.as_deref() == Some(imgu.driver)
+            {
+                return Outcome::ok(
+                    "ImgU is bound, so it loaded its firmware (not in the directories searched: from the initrd or built in)",
+                )
+                .evidence(format!(
+                    "/sys/bus/pci/devices/{}/driver -> {}",
+                    d.name, imgu.driver
+                ))
+                .evidence(format!("searched: {}", fw.search.join(", ")));
+            }
             let mut o = Outcome::failed(
                 "the ImgU firmware intel/ipu3-fw.bin is not in any firmware directory",
             )
