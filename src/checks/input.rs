@@ -1,7 +1,7 @@
 //! Input: base keyboard and touchpad (USB), buttons (MSHW0040), lid and tablet-mode
 //! switches, lid wake (surface_gpe), event nodes.
 
-use super::ctx::{Base, Ctx, Look, why};
+use super::ctx::{Base, Ctx, Has, Look, why};
 use super::{CheckDef, Outcome, SubsystemDef};
 use crate::facts::{Fact, InputDevice};
 use crate::root::NodeKind;
@@ -217,9 +217,23 @@ fn buttons(c: &Ctx) -> Outcome {
     .map(|(_, n)| *n)
     .collect();
     if keys.is_empty() {
-        Outcome::failed("soc_button_array is bound but created no gpio-keys input devices (probed before pinctrl?)")
+        let o = Outcome::failed("soc_button_array is bound but created no gpio-keys input devices")
             .evidence_all(bound.evidence)
-            .evidence(format!("/sys/class/input: no device under {}", ip.buttons_hid))
+            .evidence(format!(
+                "/sys/class/input: no device under {}",
+                ip.buttons_hid
+            ));
+        // The known cause is a probe before the Sunrise Point pinctrl was ready, which a
+        // built-in pinctrl rules out.
+        match c.kernel_has(&c.profile.detach.pinctrl) {
+            Has::Builtin(e) => o
+                .evidence(e)
+                .hint("pinctrl is built in, so this is not the pinctrl load-order race: reload soc_button_array (`modprobe -r soc_button_array && modprobe soc_button_array`) and read `journalctl -k -b | grep -i -e soc_button -e gpio-keys`."),
+            Has::Module(e) => o
+                .summary_suffix(" (probed before the pinctrl module was loaded)")
+                .evidence(format!("pinctrl is a module: {e}")),
+            _ => o.summary_suffix(" (probed before pinctrl?)"),
+        }
     } else if missing.is_empty() {
         Outcome::ok("power, volume up and volume down buttons present")
             .evidence_all(keys.iter().map(|i| ev(i)))
