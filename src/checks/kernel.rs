@@ -95,7 +95,14 @@ fn config(c: &Ctx) -> Outcome {
             .evidence(cfg.source.clone()),
         Fact::Absent { path } => Outcome::unknown("the kernel config is not available")
             .evidence(format!("{path}: not found")),
-        f => Outcome::unknown("the kernel config cannot be read").evidence(why(f)),
+        f => {
+            let path = f.failure().map(|(p, _)| slash(p)).unwrap_or_default();
+            Outcome::unknown("the kernel config cannot be read")
+                .evidence(why(f))
+                .hint(format!(
+                    "{path} exists but could not be read or decoded; the other checks fall back to the module tree and the loaded modules."
+                ))
+        }
     }
 }
 
