@@ -652,9 +652,10 @@ fn cameras_disabled_in_uefi_are_absent_not_failed() {
 }
 
 #[test]
-fn atomisp_loaded_fails_the_cameras() {
+fn atomisp_loaded_and_holding_the_front_sensor_fails_the_cameras() {
     let t = healthy(Size::In15, Distro::DebianSurface);
     t.load_module("atomisp");
+    t.unbind("i2c", "i2c-INT33BE:00");
     let v = verdict(&t);
     v.exit(1)
         .sub_is(
@@ -664,6 +665,15 @@ fn atomisp_loaded_fails_the_cameras() {
             &["atomisp", "blacklist"],
         )
         .rest_ok(&["camera"]);
+}
+
+#[test]
+fn atomisp_loaded_beside_bound_sensors_is_harmless() {
+    let t = healthy(Size::In15, Distro::DebianSurface);
+    t.load_module("atomisp");
+    let v = verdict(&t);
+    v.exit(0).rest_ok(&[]);
+    assert_eq!(v.check("camera.atomisp")["status"], "ok", "{}", v.dump());
 }
 
 // ---- F10: dGPU ------------------------------------------------------------------

@@ -147,18 +147,33 @@ fn atomisp(c: &Ctx) -> Outcome {
     let mods = cam.atomisp_modules;
     match &c.facts.modules.loaded {
         Fact::Ok(m) => {
-            let bad: Vec<_> = mods.iter().filter(|x| m.contains_key(**x)).collect();
-            if bad.is_empty() {
-                Outcome::ok("atomisp is not loaded").evidence("/proc/modules")
-            } else {
-                Outcome::failed("the atomisp driver is loaded and competes for the camera sensors")
-                    .evidence(format!(
-                        "/proc/modules: {}",
-                        bad.iter()
-                            .map(|s| s.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
+            let loaded: Vec<String> = mods
+                .iter()
+                .filter(|x| m.contains_key(**x))
+                .map(|s| s.to_string())
+                .collect();
+            if loaded.is_empty() {
+                return Outcome::ok("atomisp is not loaded").evidence("/proc/modules");
+            }
+            let ev = format!("/proc/modules: {}", loaded.join(", "));
+            // atomisp competes for the OV5693: harmless while the IPU3 sensor driver holds it.
+            let front = &cam.sensors[0];
+            match c.by_hid("i2c", front.hid) {
+                Look::Found(d) if d.driver.as_deref() == Some(front.driver.driver) => Outcome::ok(
+                    format!("atomisp is loaded but {} is bound to {}", d.name, front.driver.driver),
+                )
+                .evidence(ev),
+                Look::Found(d) => Outcome::failed(format!(
+                    "atomisp is loaded and {} is {}: atomisp keeps the IPU3 pipeline from the sensor",
+                    d.name,
+                    d.driver
+                        .as_deref()
+                        .map(|x| format!("bound to {x}"))
+                        .unwrap_or_else(|| "unbound".into())
+                ))
+                .evidence(ev),
+                _ => Outcome::failed("atomisp is loaded and the front sensor has no I2C client")
+                    .evidence(ev),
             }
         }
         f => Outcome::unknown("cannot read loaded modules").evidence(super::ctx::why(f)),

@@ -338,15 +338,40 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The IPTS HID device: vendor 045E with a profile product id, on bus 0 or under
+    /// the IPTS ME client.
     pub fn ipts_hid(&self) -> Look<&'a BusDevice> {
         let t = &self.profile.touch;
         self.find_dev("hid", |d| {
             crate::facts::parse::hid_name(&d.name).is_some_and(|(bus, v, p)| {
-                bus == 0
-                    && v == t.hid_vendor
+                v == t.hid_vendor
                     && self.profile.variants.iter().any(|x| x.ipts_product == p)
+                    && (bus == 0
+                        || d.path
+                            .as_deref()
+                            .is_some_and(|p| p.to_ascii_lowercase().contains(t.mei_client_uuid)))
             })
         })
+    }
+
+    /// The Surface Aggregator's serial device: the one bound to its driver, else the
+    /// expected `serial0-0`, else the only serial device there is.
+    pub fn ssam_device(&self) -> Look<&'a BusDevice> {
+        let d = &self.profile.detach;
+        let devs = match self.bus("serial") {
+            Look::Found(v) => v,
+            Look::Missing(m) => return Look::Missing(m),
+            Look::Unknown(u) => return Look::Unknown(u),
+        };
+        let found = devs
+            .iter()
+            .find(|x| x.driver.as_deref() == Some(d.ssam.driver))
+            .or_else(|| devs.iter().find(|x| x.name == d.ssam_serdev))
+            .or_else(|| (devs.len() == 1).then(|| &devs[0]));
+        match found {
+            Some(x) => Look::Found(x),
+            None => Look::Missing("/sys/bus/serial/devices".into()),
+        }
     }
 
     pub fn inputs(&self) -> Look<&'a [InputDevice]> {

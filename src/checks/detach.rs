@@ -51,7 +51,7 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
 
 fn ssam(c: &Ctx) -> Outcome {
     let d = &c.profile.detach;
-    let dev = c.find_dev("serial", |x| x.name == d.ssam_serdev);
+    let dev = c.ssam_device();
     match dev {
         Look::Missing(m) => {
             if let Has::No(e) = c.kernel_has(&d.ssam) {
@@ -72,7 +72,7 @@ fn ssam(c: &Ctx) -> Outcome {
             if c.driver_registered("serial", d.ssam.driver) == Some(true) {
                 o.summary = format!(
                     "the Surface Aggregator failed to probe {} (pinctrl or UART loaded too late): batteries, detach and the platform profile are down",
-                    d.ssam_serdev
+                    x.name
                 );
                 o.hint = None;
                 match c.kernel_has(&d.pinctrl) {
@@ -93,7 +93,7 @@ fn ssam(c: &Ctx) -> Outcome {
 /// is down they stay unbound without a probe failure of their own.
 pub(super) fn aggregator_down(c: &Ctx) -> Option<String> {
     let d = &c.profile.detach;
-    match c.find_dev("serial", |x| x.name == d.ssam_serdev) {
+    match c.ssam_device() {
         Look::Found(x) if x.driver.as_deref() == Some(d.ssam.driver) => None,
         Look::Found(x) => Some(format!(
             "/sys/bus/serial/devices/{}/driver: not {}",
