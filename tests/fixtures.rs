@@ -909,3 +909,36 @@ fn impossible_capacity_is_degraded() {
         )
         .rest_ok(&["battery"]);
 }
+
+// ---- Wi-Fi firmware -------------------------------------------------------------
+
+#[test]
+fn wifi_firmware_missing_on_disk_but_loaded_is_ok() {
+    // The firmware came from the initrd: the card has its interface, so it loaded.
+    let t = healthy(Size::In15, Distro::DebianSurface);
+    t.remove("lib/firmware/mrvl/pcie8897_uapsta.bin");
+    let v = verdict(&t);
+    v.exit(0).rest_ok(&[]);
+    assert_eq!(
+        v.check("wireless.wifi-firmware")["status"],
+        "ok",
+        "{}",
+        v.dump()
+    );
+}
+
+#[test]
+fn wifi_firmware_missing_and_no_interface_fails_wireless() {
+    let t = healthy(Size::In15, Distro::DebianSurface);
+    t.remove("lib/firmware/mrvl/pcie8897_uapsta.bin");
+    t.remove("sys/class/net/wlp1s0");
+    let v = verdict(&t);
+    v.exit(1)
+        .sub_is(
+            "wireless",
+            "failed",
+            Some("wireless.wifi-firmware"),
+            &["pcie8897_uapsta.bin"],
+        )
+        .rest_ok(&["wireless"]);
+}

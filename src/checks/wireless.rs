@@ -55,6 +55,20 @@ fn wifi(c: &Ctx) -> Outcome {
 }
 
 fn wifi_firmware(c: &Ctx) -> Outcome {
+    // A network interface on the card proves mwifiex loaded its firmware, wherever the
+    // file came from (the initrd, a built-in blob).
+    let w = &c.profile.wireless.wifi;
+    if let (Look::Found(dev), Some(ifaces)) = (c.pci(w), c.facts.net.ok())
+        && let Some(i) = ifaces
+            .iter()
+            .find(|i| dev.path.is_some() && i.parent == dev.path)
+    {
+        return Outcome::ok(format!(
+            "firmware loaded: interface {} is on the card",
+            i.name
+        ))
+        .evidence(format!("/sys/class/net/{}/device -> {}", i.name, dev.name));
+    }
     let fw = &c.facts.firmware;
     match c
         .profile
@@ -64,8 +78,10 @@ fn wifi_firmware(c: &Ctx) -> Outcome {
         .find_map(|f| fw.files.get(*f).cloned().flatten())
     {
         Some(p) => Outcome::ok(format!("found at {p}")).evidence(p),
-        None => Outcome::failed("the Wi-Fi firmware mrvl/pcie8897_uapsta.bin is missing")
-            .evidence(format!("searched: {}", fw.search.join(", "))),
+        None => Outcome::failed(
+            "the Wi-Fi firmware mrvl/pcie8897_uapsta.bin is missing and the card has no network interface",
+        )
+        .evidence(format!("searched: {}", fw.search.join(", "))),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{BusDevice, Fact, list_sorted, parse};
+use super::{BusDevice, Fact, NetInterface, list_sorted, parse};
 use crate::root::Root;
 
 /// Buses read, and the attributes kept for each device.
@@ -101,4 +101,17 @@ impl BusDevice {
         let (hid, inst) = n.split_once(':')?;
         (inst.len() == 2 && inst.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hid)
     }
+}
+
+/// Network interfaces and their parent devices (virtual ones have none).
+pub fn net(root: &Root) -> Fact<Vec<NetInterface>> {
+    list_sorted(root, "sys/class/net").map(|names| {
+        names
+            .into_iter()
+            .map(|n| NetInterface {
+                parent: root.canonical(&format!("sys/class/net/{n}/device")).ok(),
+                name: n,
+            })
+            .collect()
+    })
 }

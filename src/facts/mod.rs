@@ -110,6 +110,8 @@ pub struct Facts {
     pub drivers: BTreeMap<String, Fact<BTreeSet<String>>>,
     pub inputs: Fact<Vec<InputDevice>>,
     pub video: Fact<Vec<VideoNode>>,
+    /// Network interfaces (`sys/class/net`) with their parent devices.
+    pub net: Fact<Vec<NetInterface>>,
     pub media: Fact<Vec<MediaDevice>>,
     pub power: Fact<Vec<PowerSupply>>,
     pub dtx: Dtx,
@@ -269,6 +271,14 @@ pub struct VideoNode {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetInterface {
+    /// `wlp1s0`.
+    pub name: String,
+    /// Canonical path of the parent device (the PCI function), if any.
+    pub parent: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MediaDevice {
     pub sysname: String,
     pub model: Fact<String>,
@@ -394,6 +404,7 @@ pub fn collect_unwatched(root: &Root, profile: &Profile) -> Facts {
         drivers,
         inputs: input::collect(root),
         video: video::video(root),
+        net: devices::net(root),
         media: video::media(root),
         power: power::collect(root),
         dtx: dtx::collect(root),

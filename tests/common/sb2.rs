@@ -475,6 +475,13 @@ impl Sb2 {
             "0x020000",
             Some("mwifiex_pcie"),
         );
+        let wlan = format!("sys/devices/{PCI}/0000:01:00.0/net/wlp1s0");
+        t.mkdir(&wlan);
+        t.rlink(
+            &format!("{wlan}/device"),
+            &format!("sys/devices/{PCI}/0000:01:00.0"),
+        );
+        t.rlink("sys/class/net/wlp1s0", &wlan);
         if self.has_dgpu() && self.base_attached {
             t.device(
                 "pci",
