@@ -942,3 +942,28 @@ fn wifi_firmware_missing_and_no_interface_fails_wireless() {
         )
         .rest_ok(&["wireless"]);
 }
+
+#[test]
+fn a_second_unbound_int3472_does_not_fail_working_cameras() {
+    let t = healthy(Size::In15, Distro::DebianSurface);
+    t.device("platform", "INT3472:01", "platform/INT3472:01", None, &[]);
+    let v = verdict(&t);
+    v.exit(0).rest_ok(&[]);
+    assert!(
+        v.check("camera.int3472")["evidence"]
+            .to_string()
+            .contains("INT3472:01 not bound"),
+        "{}",
+        v.dump()
+    );
+}
+
+#[test]
+fn no_int3472_bound_fails_the_cameras_at_the_power_controller() {
+    let t = healthy(Size::In15, Distro::DebianSurface);
+    t.unbind("i2c", "i2c-INT3472:00");
+    let v = verdict(&t);
+    v.exit(1)
+        .sub_is("camera", "failed", Some("camera.int3472"), &["INT3472"])
+        .rest_ok(&["camera"]);
+}

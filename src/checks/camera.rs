@@ -218,37 +218,54 @@ fn bridge(c: &Ctx) -> Outcome {
 
 fn int3472(c: &Ctx) -> Outcome {
     let cam = &c.profile.camera;
-    let dev = c
-        .by_hid("i2c", cam.int3472_hid)
-        .or_else_missing(|| c.by_hid("platform", cam.int3472_hid));
-    match dev {
-        Look::Unknown(u) => Outcome::unknown("cannot list I2C/platform devices").evidence(u),
-        Look::Missing(m) => {
-            Outcome::failed("no INT3472 device: the camera power controller was not enumerated")
-                .evidence(m)
+    // How many INT3472 devices a Surface Book 2 has, and of which variant, is not
+    // verified: judge them all, and fail only when none is bound.
+    let mut devs = Vec::new();
+    for bus in ["i2c", "platform"] {
+        match c.bus(bus) {
+            Look::Found(all) => devs.extend(
+                all.iter()
+                    .filter(|d| d.acpi_hid() == Some(cam.int3472_hid))
+                    .map(|d| (bus, d)),
+            ),
+            Look::Unknown(u) | Look::Missing(u) => {
+                return Outcome::unknown("cannot list I2C/platform devices").evidence(u);
+            }
         }
-        Look::Found(d) => {
-            if let Some(drv) = d
-                .driver
-                .as_deref()
-                .filter(|x| cam.int3472.iter().any(|i| i.driver == *x))
-            {
-                return Outcome::ok(format!("{} bound to {drv}", d.name)).evidence(format!(
-                    "{}/driver -> {drv}",
-                    d.path.as_deref().unwrap_or(&d.name)
+    }
+    let is_int3472 = |d: &crate::facts::BusDevice| {
+        d.driver
+            .as_deref()
+            .is_some_and(|x| cam.int3472.iter().any(|i| i.driver == x))
+    };
+    let bound: Vec<String> = devs
+        .iter()
+        .filter(|(_, d)| is_int3472(d))
+        .map(|(_, d)| format!("{} -> {}", d.name, d.driver.as_deref().unwrap_or_default()))
+        .collect();
+    let unbound: Vec<_> = devs.iter().filter(|(_, d)| !is_int3472(d)).collect();
+    match (bound.is_empty(), unbound.first()) {
+        (false, _) => {
+            let mut o = Outcome::ok(format!("{} bound", bound.join(", "))).evidence_all(bound);
+            for (_, d) in &unbound {
+                o = o.evidence(format!(
+                    "{} not bound (the sensors decide whether it matters)",
+                    d.name
                 ));
             }
-            let bus = if d.name.starts_with("i2c-") {
-                "i2c"
-            } else {
-                "platform"
-            };
-            let want = if bus == "i2c" {
+            o
+        }
+        (true, Some((bus, d))) => {
+            let want = if *bus == "i2c" {
                 &cam.int3472[0]
             } else {
                 &cam.int3472[1]
             };
             c.unbound(bus, d, want, "INT3472")
+        }
+        (true, None) => {
+            Outcome::failed("no INT3472 device: the camera power controller was not enumerated")
+                .evidence("/sys/bus/i2c/devices, /sys/bus/platform/devices: no INT3472")
         }
     }
 }

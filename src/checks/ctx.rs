@@ -17,19 +17,6 @@ pub enum Look<T> {
     Unknown(String),
 }
 
-impl<T> Look<T> {
-    /// Tries `f` when this lookup found nothing.
-    pub fn or_else_missing(self, f: impl FnOnce() -> Look<T>) -> Look<T> {
-        match self {
-            Look::Missing(m) => match f() {
-                Look::Missing(_) => Look::Missing(m),
-                other => other,
-            },
-            other => other,
-        }
-    }
-}
-
 /// Which machine this is.
 #[derive(Debug, Clone)]
 pub struct MachineId {
