@@ -303,6 +303,25 @@ fn f1_ssam_probe_failure_is_the_root_of_battery_detach_and_platform() {
         .check_is("input.keyboard", "ok", &[]);
 }
 
+#[test]
+fn f1_with_pinctrl_built_in_points_at_the_uart_not_pinctrl() {
+    let t = healthy(Size::In13, Distro::NixOs);
+    ssam_probe_failed(&t);
+    let v = verdict(&t);
+    v.exit(1).sub_is(
+        "detach",
+        "failed",
+        Some("detach.ssam"),
+        &["pinctrl is built in", "uart"],
+    );
+    let hint = v.check("detach.ssam")["hint"].as_str().unwrap().to_string();
+    assert!(
+        hint.contains("intel_lpss_pci") && hint.contains("drivers_probe"),
+        "{hint}"
+    );
+    assert!(!hint.contains("pinctrl_sunrisepoint"), "{hint}");
+}
+
 // ---- F2: Surface ACPI Notify ----------------------------------------------------
 
 #[test]

@@ -70,15 +70,31 @@ fn ssam(c: &Ctx) -> Outcome {
         Look::Found(x) if x.driver.is_none() => {
             let mut o = c.unbound("serial", x, &d.ssam, "Surface Aggregator");
             if c.driver_registered("serial", d.ssam.driver) == Some(true) {
-                o.summary = format!(
-                    "the Surface Aggregator failed to probe {} (pinctrl or UART loaded too late): batteries, detach and the platform profile are down",
+                let down = "batteries, detach and the platform profile are down";
+                let recover = format!(
+                    "To recover now: `echo {} > /sys/bus/serial/drivers_probe`.",
                     x.name
                 );
-                o.hint = None;
                 match c.kernel_has(&d.pinctrl) {
-                    Has::Module(e) => o = o.evidence(format!("pinctrl is a module: {e}")),
-                    Has::Builtin(e) => o = o.evidence(e),
-                    _ => {}
+                    Has::Builtin(e) => {
+                        o.summary = format!(
+                            "the Surface Aggregator failed to probe {}; pinctrl is built in, so the LPSS UART or its IRQ was not ready: {down}",
+                            x.name
+                        );
+                        o = o.evidence(e).hint(format!(
+                            "Put intel_lpss, intel_lpss_pci and 8250_dw in the initrd (NixOS: `boot.initrd.kernelModules`) or build them in; kernels after 6.11 may also fail with -EINVAL instead of retrying (see `journalctl -k -b | grep -i -e serial -e surface`). {recover}"
+                        ));
+                    }
+                    has => {
+                        o.summary = format!(
+                            "the Surface Aggregator failed to probe {} (pinctrl or the UART loaded too late): {down}",
+                            x.name
+                        );
+                        o.hint = None;
+                        if let Has::Module(e) = has {
+                            o = o.evidence(format!("pinctrl is a module: {e}"));
+                        }
+                    }
                 }
             }
             o
