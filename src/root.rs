@@ -13,6 +13,7 @@
 //!
 //! Failures are values, never panics: collectors turn them into recorded facts.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::io::Read;
@@ -113,6 +114,9 @@ impl Default for Limits {
         }
     }
 }
+
+/// Stack buffer of an ordinary read: a sysfs attribute is at most a page.
+const SMALL_READ: usize = 4096;
 
 /// The type of a node, as `stat` (following symlinks) sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -282,39 +286,77 @@ impl Root {
         openat2(self.shared.dir.as_fd(), rel, how).map_err(ReadError::from_errno)
     }
 
-    fn read_capped(&self, path: &str, cap: u64) -> Result<Vec<u8>, ReadError> {
+    /// Reads `path` whole, failing past `cap` bytes, and hands the bytes to `take`.
+    ///
+    /// Ordinary attributes are read into a stack buffer of [`SMALL_READ`] bytes, which
+    /// holds any sysfs attribute, and only a longer file moves to the heap. The large
+    /// files (`size_hint`) get a heap buffer sized by `fstat`, as their sizes are real.
+    fn read_capped_with<T>(
+        &self,
+        path: &str,
+        cap: u64,
+        size_hint: bool,
+        take: impl FnOnce(Cow<'_, [u8]>) -> T,
+    ) -> Result<T, ReadError> {
         let rel = Self::rel(path);
         let _g = self.begin(rel)?;
         let fd = self.open_in_root(rel, OFlag::O_RDONLY)?;
-        let st = fstat(&fd).map_err(ReadError::from_errno)?;
-        if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR {
-            return Err(ReadError::IsADirectory);
+        // No fstat to tell a directory: it opens read-only, and its first read fails
+        // with EISDIR, which is `ReadError::IsADirectory` as well.
+        let hint = if size_hint {
+            let st = fstat(&fd).map_err(ReadError::from_errno)?;
+            Some(st.st_size.max(0) as u64)
+        } else {
+            None
+        };
+        let too_large =
+            |len: usize| (len as u64 > cap).then_some(ReadError::TooLarge { limit: cap });
+        let mut file = std::fs::File::from(fd).take(cap.saturating_add(1));
+        let mut small = [0u8; SMALL_READ];
+        let mut filled = 0;
+        if hint.is_none() {
+            while filled < small.len() {
+                match file.read(&mut small[filled..]) {
+                    Ok(0) => {
+                        return match too_large(filled) {
+                            Some(e) => Err(e),
+                            None => Ok(take(Cow::Borrowed(&small[..filled]))),
+                        };
+                    }
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(ReadError::from_io(&e)),
+                }
+            }
         }
-        let mut buf = Vec::new();
-        let file = std::fs::File::from(fd);
-        file.take(cap + 1)
-            .read_to_end(&mut buf)
+        // A long file: on the heap, one byte past the expected size (or the cap) so
+        // that the read that finds the end, or the byte too many, needs no reallocation.
+        let expected = hint.unwrap_or(0).max(2 * SMALL_READ as u64);
+        let mut buf = Vec::with_capacity(expected.min(cap).saturating_add(1) as usize);
+        buf.extend_from_slice(&small[..filled]);
+        file.read_to_end(&mut buf)
             .map_err(|e| ReadError::from_io(&e))?;
-        if buf.len() as u64 > cap {
-            return Err(ReadError::TooLarge { limit: cap });
+        match too_large(buf.len()) {
+            Some(e) => Err(e),
+            None => Ok(take(Cow::Owned(buf))),
         }
-        Ok(buf)
     }
 
     /// Reads an ordinary file (capped at [`Limits::max_file`]).
     pub fn read(&self, path: &str) -> Result<Vec<u8>, ReadError> {
-        self.read_capped(path, self.shared.limits.max_file)
+        self.read_capped_with(path, self.shared.limits.max_file, false, |b| b.into_owned())
     }
 
     /// Reads one of the few large files (capped at [`Limits::max_large_file`]).
     pub fn read_large(&self, path: &str) -> Result<Vec<u8>, ReadError> {
-        self.read_capped(path, self.shared.limits.max_large_file)
+        self.read_capped_with(path, self.shared.limits.max_large_file, true, |b| {
+            b.into_owned()
+        })
     }
 
     /// Reads a text attribute: lossy UTF-8, trailing newlines and NULs trimmed.
     pub fn read_text(&self, path: &str) -> Result<String, ReadError> {
-        let bytes = self.read(path)?;
-        Ok(to_text(&bytes))
+        self.read_capped_with(path, self.shared.limits.max_file, false, |b| to_text(&b))
     }
 
     /// The target of a symlink, as stored (not resolved).
@@ -405,19 +447,40 @@ impl Root {
         let rel = Self::rel(path);
         let _g = self.begin(rel)?;
         let fd = self.open_in_root(rel, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
-        let mut dir = nix::dir::Dir::from_fd(fd).map_err(ReadError::from_errno)?;
         let cap = self.shared.limits.max_dir_entries;
         let mut out = Vec::new();
-        for entry in dir.iter() {
-            let entry = entry.map_err(ReadError::from_errno)?;
-            let name = entry.file_name().to_bytes();
-            if name == b"." || name == b".." {
-                continue;
+        // getdents64 straight into a stack buffer: what readdir(3) does, without
+        // fdopendir's checks of a descriptor opened as a directory just above, its
+        // 32 KiB heap buffer, or a rewind before closing.
+        let mut buf = [0u8; 8192];
+        loop {
+            // SAFETY: `fd` is an open directory and `buf` is writable for its length.
+            let n = unsafe {
+                libc::syscall(
+                    libc::SYS_getdents64,
+                    std::os::fd::AsRawFd::as_raw_fd(&fd),
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                )
+            };
+            if n < 0 {
+                return Err(ReadError::from_errno(Errno::last()));
             }
-            if out.len() >= cap {
-                return Err(ReadError::TooManyEntries { limit: cap });
+            if n == 0 {
+                break;
             }
-            out.push(String::from_utf8_lossy(name).into_owned());
+            for entry in Dirents(&buf[..n as usize]) {
+                let (ino, name) = entry?;
+                // readdir(3) skips entries without an inode (deleted files on old
+                // filesystems): so does this.
+                if ino == 0 || name == b"." || name == b".." {
+                    continue;
+                }
+                if out.len() >= cap {
+                    return Err(ReadError::TooManyEntries { limit: cap });
+                }
+                out.push(String::from_utf8_lossy(name).into_owned());
+            }
         }
         if let Some(seed) = self.shared.shuffle_seed {
             shuffle(&mut out, seed ^ fxhash(rel));
@@ -489,6 +552,35 @@ impl Root {
                 }
             }
         }
+    }
+}
+
+/// The `(inode, name)` of each `struct linux_dirent64` in a getdents64 result.
+struct Dirents<'a>(&'a [u8]);
+
+impl<'a> Iterator for Dirents<'a> {
+    type Item = Result<(u64, &'a [u8]), ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // d_ino: u64, d_off: i64, d_reclen: u16, d_type: u8, d_name: NUL-terminated.
+        const NAME: usize = 19;
+        if self.0.is_empty() {
+            return None;
+        }
+        let b = self.0;
+        let reclen = match b.get(16..18) {
+            Some(r) => u16::from_ne_bytes([r[0], r[1]]) as usize,
+            None => 0,
+        };
+        let Some(rec) = b.get(..reclen).filter(|_| reclen > NAME) else {
+            self.0 = &[];
+            return Some(Err(ReadError::Io("malformed directory entry".into())));
+        };
+        let ino = u64::from_ne_bytes(rec[..8].try_into().expect("8 bytes"));
+        let name = &rec[NAME..];
+        let end = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+        self.0 = &b[reclen..];
+        Some(Ok((ino, &name[..end])))
     }
 }
 
@@ -591,6 +683,83 @@ mod tests {
         assert_eq!(b.unwrap(), "1");
         assert!(start.elapsed() < Duration::from_secs(5));
         assert_eq!(r.hung_paths(), vec!["fifo".to_string()]);
+    }
+
+    #[test]
+    fn listings_span_many_getdents_batches_and_keep_the_cap() {
+        let (d, r) = tree();
+        // About 300 bytes a record: far more than one 8 KiB getdents64 batch.
+        let names: BTreeSet<String> = (0..600).map(|i| format!("{i:0>250}")).collect();
+        for n in &names {
+            std::fs::write(d.path().join(n), "").unwrap();
+        }
+        std::fs::create_dir(d.path().join("empty")).unwrap();
+        let got: BTreeSet<String> = r.list_dir("/").unwrap().into_iter().collect();
+        let mut want = names.clone();
+        want.insert("empty".into());
+        assert_eq!(got, want);
+        assert_eq!(r.list_dir("empty").unwrap(), Vec::<String>::new());
+        assert_eq!(r.list_dir("missing"), Err(ReadError::NotFound));
+        assert_eq!(
+            r.list_dir(names.iter().next().unwrap()),
+            Err(ReadError::NotADirectory)
+        );
+        let limits = Limits {
+            max_dir_entries: 600,
+            ..Limits::default()
+        };
+        let small = Root::with_limits(d.path(), limits).unwrap();
+        assert_eq!(
+            small.list_dir("/"),
+            Err(ReadError::TooManyEntries { limit: 600 })
+        );
+    }
+
+    #[test]
+    fn malformed_directory_records_are_errors() {
+        let mut rec = vec![0u8; 24];
+        rec[0] = 1;
+        rec[16] = 24;
+        rec[19..22].copy_from_slice(b"abc");
+        let got: Vec<_> = Dirents(&rec).collect();
+        assert_eq!(got, vec![Ok((1, &b"abc"[..]))]);
+        rec[16] = 200;
+        assert!(Dirents(&rec).next().unwrap().is_err());
+        rec[16] = 0;
+        assert!(Dirents(&rec).next().unwrap().is_err());
+        assert!(Dirents(&rec[..10]).next().unwrap().is_err());
+    }
+
+    #[test]
+    fn reads_past_the_first_buffer_and_up_to_the_cap() {
+        let (d, _) = tree();
+        let limits = Limits {
+            max_file: 10_000,
+            max_large_file: 100_000,
+            ..Limits::default()
+        };
+        let r = Root::with_limits(d.path(), limits).unwrap();
+        let body: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(d.path().join("at-cap"), &body).unwrap();
+        assert_eq!(r.read("at-cap").unwrap(), body);
+        std::fs::write(d.path().join("past-cap"), [&body[..], b"x"].concat()).unwrap();
+        assert_eq!(
+            r.read("past-cap"),
+            Err(ReadError::TooLarge { limit: 10_000 })
+        );
+        assert_eq!(r.read_large("past-cap").unwrap().len(), 10_001);
+        for len in [SMALL_READ - 1, SMALL_READ, SMALL_READ + 1] {
+            std::fs::write(d.path().join("text"), format!("{}\n", "a".repeat(len))).unwrap();
+            assert_eq!(r.read_text("text").unwrap(), "a".repeat(len));
+        }
+        std::fs::write(d.path().join("empty"), "").unwrap();
+        assert_eq!(r.read("empty").unwrap(), Vec::<u8>::new());
+        assert_eq!(r.read_large("empty").unwrap(), Vec::<u8>::new());
+        std::fs::create_dir(d.path().join("dir")).unwrap();
+        assert_eq!(r.read_large("dir"), Err(ReadError::IsADirectory));
+        // procfs files claim size 0 and still read whole.
+        let live = Root::open("/").unwrap();
+        assert!(!live.read_large("proc/self/status").unwrap().is_empty());
     }
 
     #[test]
