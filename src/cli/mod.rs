@@ -119,12 +119,21 @@ impl Default for StatusArgs {
 
 /// Runs the CLI and returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
-    let mut out = std::io::stdout().lock();
+    // Buffered: the JSON report is hundreds of lines, and a locked stdout alone
+    // writes each line with its own syscall. Dropped on an error, it still flushes
+    // what was written before the error message goes to stderr.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let code = run_to(cli, &mut out)?;
+    out.flush()?;
+    Ok(code)
+}
+
+fn run_to(cli: Cli, mut out: &mut impl Write) -> Result<i32> {
     match cli
         .command
         .unwrap_or(Command::Status(StatusArgs::default()))
     {
-        Command::Status(a) => status(&a, &mut out),
+        Command::Status(a) => status(&a, out),
         Command::Explain { id } => match checks::find(&id) {
             Some(_) => {
                 write!(out, "{}", crate::docs::explain(&id).unwrap_or_default())?;
