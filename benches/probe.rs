@@ -9,8 +9,8 @@
 //!   its ratio to the floor (target: at most 2x);
 //! - replay: the probe's own lookups (as `strace` records them) done again with plain
 //!   `std::fs` calls, a floor for exactly the probe's work, on the fixture and on `/`;
-//! - cli: `surface-check status --local --root DIR --json` as a process (target:
-//!   under 20 ms), against spawning `/bin/true`.
+//! - cli: `surface-check status --local --root DIR --json` as a process, its output
+//!   read through a pipe (target: under 20 ms), against spawning `/bin/true`.
 //!
 //! Run with `cargo bench --bench probe`. `PROBE_BENCH_ROUNDS=N` sets the rounds of
 //! the in-process rows (the CLI rows take half as many). Without `--bench` (`cargo
@@ -300,13 +300,11 @@ fn syscall_counts(bin: &Path, root: &Path) -> Option<(u64, u64, u64)> {
 
 // ---- the CLI as a process -------------------------------------------------------
 
+/// Runs `cmd` to completion with its output read through pipes, as when a report is
+/// piped into another program.
 fn spawn(cmd: &mut Command) {
-    let st = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("spawning");
-    black_box(st);
+    let out = cmd.output().expect("spawning");
+    black_box(out);
 }
 
 fn cli(bin: &Path, root: &Path) -> Command {
