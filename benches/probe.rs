@@ -204,7 +204,7 @@ fn quoted(line: &str) -> Option<&str> {
 /// `readlinkat`, root-relative, in order. `None` when strace is not available.
 fn traced_ops(bin: &Path, root: &Path) -> Option<Vec<Op>> {
     let out = tempfile::NamedTempFile::new().ok()?;
-    let st = Command::new("strace")
+    let st = command("strace")
         .args([
             "-f",
             "-qq",
@@ -272,7 +272,7 @@ fn replay(ops: &[Op]) {
 /// Syscall counts of one CLI run, from `strace -c -f`: (total, openat2, read).
 fn syscall_counts(bin: &Path, root: &Path) -> Option<(u64, u64, u64)> {
     let out = tempfile::NamedTempFile::new().ok()?;
-    Command::new("strace")
+    command("strace")
         .args(["-f", "-c", "-o"])
         .arg(out.path())
         .arg(bin)
@@ -300,6 +300,15 @@ fn syscall_counts(bin: &Path, root: &Path) -> Option<(u64, u64, u64)> {
 
 // ---- the CLI as a process -------------------------------------------------------
 
+/// A command run as a user would run it: without the `LD_LIBRARY_PATH` that cargo sets
+/// for benches, which makes the dynamic loader search the toolchain's directories
+/// for libc first (about 150 more syscalls, and time, for every process).
+fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = Command::new(program);
+    c.env_remove("LD_LIBRARY_PATH");
+    c
+}
+
 /// Runs `cmd` to completion with its output read through pipes, as when a report is
 /// piped into another program.
 fn spawn(cmd: &mut Command) {
@@ -308,7 +317,7 @@ fn spawn(cmd: &mut Command) {
 }
 
 fn cli(bin: &Path, root: &Path) -> Command {
-    let mut c = Command::new(bin);
+    let mut c = command(bin);
     c.args(["status", "--local", "--root"])
         .arg(root)
         .arg("--json");
@@ -441,7 +450,7 @@ fn main() {
     };
 
     // Whole process runs.
-    let mut c_true = || spawn(&mut Command::new("/bin/true"));
+    let mut c_true = || spawn(&mut command("/bin/true"));
     let mut c_fx = || spawn(&mut cli(&bin, &fx));
     let mut c_live = || spawn(&mut cli(&bin, live));
     // Another build to compare with (an earlier commit): its rows run in the same
@@ -449,7 +458,7 @@ fn main() {
     let before = std::env::var_os("PROBE_BENCH_BEFORE").map(PathBuf::from);
     let before_cmd = |root: &Path| match &before {
         Some(b) => cli(b, root),
-        None => Command::new("/bin/true"),
+        None => command("/bin/true"),
     };
     let mut c_before = || spawn(&mut before_cmd(&fx));
     let mut c_before_live = || spawn(&mut before_cmd(live));
