@@ -478,6 +478,9 @@ fn main() {
     };
 
     println!();
+    if !bench {
+        println!("smoke run (no --bench): one round of each row, not a measurement");
+    }
     println!(
         "surface-check probe benchmark: {rounds} rounds in-process, {cli_rounds} process rounds, \
          {warmup} warm-up; medians and minima"
