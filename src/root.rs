@@ -145,8 +145,19 @@ impl Slot {
     }
 }
 
+/// How paths are resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resolve {
+    /// A captured tree: `openat2(RESOLVE_IN_ROOT)` keeps every path inside it.
+    InRoot,
+    /// The live `/`: plain path calls through libc, which resolve the same way there,
+    /// work on kernels without openat2 (before 5.6), and can be redirected by umockdev.
+    Host,
+}
+
 struct Shared {
     base: PathBuf,
+    resolve: Resolve,
     /// The host path of the root as the kernel names it (for `canonical`).
     base_real: PathBuf,
     dir: OwnedFd,
@@ -204,9 +215,27 @@ impl Root {
             std::os::fd::AsRawFd::as_raw_fd(&dir)
         ))
         .unwrap_or_else(|_| base.clone());
+        let resolve = if base_real == Path::new("/") {
+            Resolve::Host
+        } else {
+            // A captured tree needs openat2 to stay inside it: refuse rather than escape.
+            let probe = OpenHow::new()
+                .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+                .resolve(ResolveFlag::RESOLVE_IN_ROOT);
+            if let Err(Errno::ENOSYS) = openat2(dir.as_fd(), ".", probe) {
+                return Err(RootError::Open {
+                    path: base,
+                    source: ReadError::Io(
+                        "reading a root other than / needs openat2 (Linux 5.6 or later)".into(),
+                    ),
+                });
+            }
+            Resolve::InRoot
+        };
         Ok(Root {
             shared: Arc::new(Shared {
                 base,
+                resolve,
                 base_real,
                 dir,
                 limits,
@@ -273,7 +302,25 @@ impl Root {
         Ok(OpGuard(&self.slot))
     }
 
+    /// The host path of a root-relative path, in [`Resolve::Host`] mode.
+    fn host_path(rel: &str) -> String {
+        if rel == "." {
+            "/".into()
+        } else {
+            format!("/{rel}")
+        }
+    }
+
     fn open_in_root(&self, rel: &str, flags: OFlag) -> Result<OwnedFd, ReadError> {
+        if self.shared.resolve == Resolve::Host {
+            let extra = if flags.contains(OFlag::O_PATH) {
+                OFlag::O_CLOEXEC
+            } else {
+                OFlag::O_CLOEXEC | OFlag::O_NOCTTY
+            };
+            return nix::fcntl::open(Self::host_path(rel).as_str(), flags | extra, Mode::empty())
+                .map_err(ReadError::from_errno);
+        }
         // openat2 rejects any flag but O_DIRECTORY/O_NOFOLLOW/O_CLOEXEC beside O_PATH.
         let extra = if flags.contains(OFlag::O_PATH) {
             OFlag::O_CLOEXEC
@@ -367,8 +414,12 @@ impl Root {
             Some((p, n)) => (if p.is_empty() { "." } else { p }, n),
             None => (".", rel),
         };
-        let pfd = self.open_in_root(parent, OFlag::O_PATH | OFlag::O_DIRECTORY)?;
-        let target = nix::fcntl::readlinkat(pfd.as_fd(), name).map_err(ReadError::from_errno)?;
+        let target = if self.shared.resolve == Resolve::Host {
+            nix::fcntl::readlink(Self::host_path(rel).as_str()).map_err(ReadError::from_errno)?
+        } else {
+            let pfd = self.open_in_root(parent, OFlag::O_PATH | OFlag::O_DIRECTORY)?;
+            nix::fcntl::readlinkat(pfd.as_fd(), name).map_err(ReadError::from_errno)?
+        };
         Ok(target.to_string_lossy().into_owned())
     }
 
@@ -387,6 +438,11 @@ impl Root {
     pub fn canonical(&self, path: &str) -> Result<String, ReadError> {
         let rel = Self::rel(path);
         let _g = self.begin(rel)?;
+        if self.shared.resolve == Resolve::Host {
+            let real =
+                std::fs::canonicalize(Self::host_path(rel)).map_err(|e| ReadError::from_io(&e))?;
+            return Ok(real.to_string_lossy().into_owned());
+        }
         let fd = self.open_in_root(rel, OFlag::O_PATH)?;
         let proc_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
         let host = std::fs::read_link(&proc_path).map_err(|e| ReadError::from_io(&e))?;
@@ -401,8 +457,12 @@ impl Root {
     pub fn stat(&self, path: &str) -> Result<NodeKind, ReadError> {
         let rel = Self::rel(path);
         let _g = self.begin(rel)?;
-        let fd = self.open_in_root(rel, OFlag::O_PATH)?;
-        let st = fstat(&fd).map_err(ReadError::from_errno)?;
+        let st = if self.shared.resolve == Resolve::Host {
+            nix::sys::stat::stat(Self::host_path(rel).as_str()).map_err(ReadError::from_errno)?
+        } else {
+            let fd = self.open_in_root(rel, OFlag::O_PATH)?;
+            fstat(&fd).map_err(ReadError::from_errno)?
+        };
         let fmt = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
         let (major, minor) = (
             libc::major(st.st_rdev) as u32,
@@ -641,6 +701,30 @@ mod tests {
         assert_eq!(
             r.canonical("run/booted-system").unwrap(),
             "/nix/store/abc-system"
+        );
+    }
+
+    #[test]
+    fn the_live_root_reads_the_host() {
+        let r = Root::open("/").unwrap();
+        assert_eq!(r.shared.resolve, Resolve::Host);
+        let want = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+        assert_eq!(
+            r.read_text("proc/sys/kernel/osrelease").unwrap(),
+            want.trim_end()
+        );
+        assert_eq!(r.read_link("/proc/self").map(|_| ()), Ok(()));
+        assert_eq!(r.canonical("proc/self/..").unwrap(), "/proc");
+        assert_eq!(
+            r.stat("dev/null").unwrap(),
+            NodeKind::CharDevice { major: 1, minor: 3 }
+        );
+        assert!(r.list_dir("/").unwrap().iter().any(|e| e == "proc"));
+        assert_eq!(r.read("nonexistent/file"), Err(ReadError::NotFound));
+        let t = tempfile::tempdir().unwrap();
+        assert_eq!(
+            Root::open(t.path()).unwrap().shared.resolve,
+            Resolve::InRoot
         );
     }
 
