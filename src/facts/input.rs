@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Fact, InputDevice, InputId, list_sorted, parse, text, text_opt};
+use super::{Fact, InputDevice, InputId, list_sorted, parse, parsed, text, text_opt};
 use crate::root::Root;
 
 /// Capability types kept, as named under `capabilities/`.
@@ -20,10 +20,7 @@ pub fn collect(root: &Root) -> Fact<Vec<InputDevice>> {
 }
 
 fn bitmap_fact(root: &Root, path: &str) -> Fact<Vec<u16>> {
-    match root.read_text(path) {
-        Ok(t) => parse::bitmap(&t).map_or_else(|e| Fact::unparseable(path, e), Fact::Ok),
-        Err(e) => Fact::from_read(path, Err(e)),
-    }
+    parsed(root, path, parse::bitmap)
 }
 
 fn id(root: &Root, dir: &str) -> Fact<InputId> {
@@ -80,13 +77,7 @@ fn device(root: &Root, dir: &str, sysname: String) -> InputDevice {
                         .split(':')
                         .all(|p| p.bytes().all(|b| b.is_ascii_digit())) =>
                 {
-                    let p = format!("run/udev/data/c{devnum}");
-                    match root.read_text(&p) {
-                        Ok(t) => {
-                            parse::udev_db(&t).map_or_else(|e| Fact::unparseable(&p, e), Fact::Ok)
-                        }
-                        Err(e) => Fact::from_read(&p, Err(e)),
-                    }
+                    parsed(root, &format!("run/udev/data/c{devnum}"), parse::udev_db)
                 }
                 Ok(_) => Fact::unparseable(&format!("{dir}/{ev}/dev"), "not MAJOR:MINOR"),
                 Err(e) => Fact::from_read(&format!("{dir}/{ev}/dev"), Err(e)),

@@ -2,18 +2,12 @@
 
 use std::io::Read;
 
-use super::{Dmi, Fact, Kernel, KernelConfig, Os, parse, text};
+use super::{Dmi, Fact, Kernel, KernelConfig, Os, parse, parsed, text};
 use crate::root::Root;
 
 pub fn os(root: &Root) -> Os {
     let path = "etc/os-release";
-    let os_release = match root.read_text(path) {
-        Ok(t) => match parse::key_values(&t) {
-            Ok(kv) => Fact::Ok(kv),
-            Err(e) => Fact::unparseable(path, e),
-        },
-        Err(e) => Fact::from_read(path, Err(e)),
-    };
+    let os_release = parsed(root, path, parse::key_values);
     let id_nixos = os_release
         .ok()
         .and_then(|kv| kv.get("ID"))
@@ -40,13 +34,7 @@ pub fn dmi(root: &Root) -> Dmi {
 
 pub fn kernel(root: &Root) -> Kernel {
     let tainted_path = "proc/sys/kernel/tainted";
-    let tainted = match root.read_text(tainted_path) {
-        Ok(t) => match parse::dec_u64(&t) {
-            Ok(v) => Fact::Ok(v),
-            Err(e) => Fact::unparseable(tainted_path, e),
-        },
-        Err(e) => Fact::from_read(tainted_path, Err(e)),
-    };
+    let tainted = parsed(root, tainted_path, parse::dec_u64);
     let release_path = "proc/sys/kernel/osrelease";
     let release = match root.read_text(release_path) {
         Ok(r) if valid_release(&r) => Fact::Ok(r),

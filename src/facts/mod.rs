@@ -429,6 +429,32 @@ pub(crate) fn text(root: &Root, path: &str) -> Fact<String> {
     Fact::from_read(path, root.read_text(path))
 }
 
+/// Reads a text file and parses it: a failed read is [`Fact::from_read`], a failed
+/// parse is [`Fact::Unknown`] with the parser's reason.
+pub(crate) fn parsed<T, E: std::fmt::Display>(
+    root: &Root,
+    path: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Fact<T> {
+    match root.read_text(path) {
+        Ok(t) => parse(&t).map_or_else(|e| Fact::unparseable(path, e), Fact::Ok),
+        Err(e) => Fact::from_read(path, Err(e)),
+    }
+}
+
+/// [`parsed`] for one of the few large files (kernel config, module indexes).
+pub(crate) fn parsed_large<T, E: std::fmt::Display>(
+    root: &Root,
+    path: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Fact<T> {
+    match root.read_large(path) {
+        Ok(b) => parse(&String::from_utf8_lossy(&b))
+            .map_or_else(|e| Fact::unparseable(path, e), Fact::Ok),
+        Err(e) => Fact::from_read(path, Err(e)),
+    }
+}
+
 /// Reads a text attribute, `None` when it cannot be read.
 pub(crate) fn text_opt(root: &Root, path: &str) -> Option<String> {
     root.read_text(path).ok()

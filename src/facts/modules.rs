@@ -2,19 +2,13 @@
 
 use std::collections::BTreeSet;
 
-use super::{Fact, ModuleTree, Modules, list_sorted, parse};
+use super::{Fact, ModuleTree, Modules, list_sorted, parse, parsed_large};
 use crate::profiles::Profile;
 use crate::root::Root;
 
 pub fn loaded(root: &Root) -> Modules {
     let path = "proc/modules";
-    let loaded = match root.read_large(path) {
-        Ok(b) => match parse::proc_modules(&String::from_utf8_lossy(&b)) {
-            Ok(m) => Fact::Ok(m),
-            Err(e) => Fact::unparseable(path, e),
-        },
-        Err(e) => Fact::from_read(path, Err(e)),
-    };
+    let loaded = parsed_large(root, path, parse::proc_modules);
     let sys_module = list_sorted(root, "sys/module")
         .map(|v| v.iter().map(|n| parse::normalize_module(n)).collect());
     Modules { loaded, sys_module }
@@ -50,32 +44,17 @@ pub fn tree(root: &Root, release: Option<&str>, profile: &Profile) -> Fact<Modul
                 .join(", "),
         };
     };
-    let read = |name: &str| {
-        let p = format!("{dir}/{name}");
-        let r = root
-            .read_large(&p)
-            .map(|b| String::from_utf8_lossy(&b).into_owned());
-        (p, r)
-    };
     let wanted: BTreeSet<String> = profile.modules().iter().map(|m| m.to_string()).collect();
 
-    let (p, r) = read("modules.builtin");
-    let builtin = match r {
-        Ok(t) => parse::modules_builtin(&t).map_or_else(|e| Fact::unparseable(&p, e), Fact::Ok),
-        Err(e) => Fact::from_read(&p, Err(e)),
-    };
-    let (p, r) = read("modules.dep");
-    let available = match r {
-        Ok(t) => parse::modules_dep(&t).map_or_else(|e| Fact::unparseable(&p, e), Fact::Ok),
-        Err(e) => Fact::from_read(&p, Err(e)),
-    };
-    let (p, r) = read("modules.alias");
-    let aliases = match r {
-        Ok(t) => {
-            parse::modules_alias(&t, &wanted).map_or_else(|e| Fact::unparseable(&p, e), Fact::Ok)
-        }
-        Err(e) => Fact::from_read(&p, Err(e)),
-    };
+    let builtin = parsed_large(
+        root,
+        &format!("{dir}/modules.builtin"),
+        parse::modules_builtin,
+    );
+    let available = parsed_large(root, &format!("{dir}/modules.dep"), parse::modules_dep);
+    let aliases = parsed_large(root, &format!("{dir}/modules.alias"), |t| {
+        parse::modules_alias(t, &wanted)
+    });
     let mut files_present = std::collections::BTreeMap::new();
     if let Fact::Ok(avail) = &available {
         for m in &wanted {

@@ -1,6 +1,6 @@
 //! Power supplies (`sys/class/power_supply`) and the platform profile.
 
-use super::{Fact, PlatformProfile, PowerSupply, list_sorted, parse, text};
+use super::{Fact, PlatformProfile, PowerSupply, list_sorted, parse, parsed, text};
 use crate::root::Root;
 
 pub fn collect(root: &Root) -> Fact<Vec<PowerSupply>> {
@@ -13,19 +13,16 @@ pub fn collect(root: &Root) -> Fact<Vec<PowerSupply>> {
                 let p = format!("{dir}/uevent");
                 // One read gives every attribute; on a Surface it is also the read that
                 // reaches the EC and can hang, which the watchdog cuts off.
-                let props = match root.read_text(&p) {
-                    Ok(t) => parse::key_values(&t)
-                        .map(|kv| {
-                            kv.into_iter()
-                                .filter_map(|(k, v)| {
-                                    k.strip_prefix("POWER_SUPPLY_")
-                                        .map(|k| (k.to_ascii_lowercase(), v))
-                                })
-                                .collect()
-                        })
-                        .map_or_else(|e| Fact::unparseable(&p, e), Fact::Ok),
-                    Err(e) => Fact::from_read(&p, Err(e)),
-                };
+                let props = parsed(root, &p, |t| {
+                    parse::key_values(t).map(|kv| {
+                        kv.into_iter()
+                            .filter_map(|(k, v)| {
+                                k.strip_prefix("POWER_SUPPLY_")
+                                    .map(|k| (k.to_ascii_lowercase(), v))
+                            })
+                            .collect()
+                    })
+                });
                 PowerSupply {
                     parent: root.canonical(&format!("{dir}/device")).ok(),
                     props,
