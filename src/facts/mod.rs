@@ -282,6 +282,8 @@ pub struct NetInterface {
 pub struct MediaDevice {
     pub sysname: String,
     pub model: Fact<String>,
+    /// Canonical path of the parent device (the PCI function): the directory above
+    /// the media device's own, since media devices have no `device` link.
     pub parent: Option<String>,
     pub node: Fact<crate::root::NodeKind>,
 }

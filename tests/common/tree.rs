@@ -245,10 +245,11 @@ impl Tree {
         self.char_node(&format!("dev/{sysname}"), 81, minor);
     }
 
+    /// A media-controller device. It is on the media bus, not in a class: its directory
+    /// is directly under its parent's and it has no `device` link (as Linux lays it out).
     pub fn media(&self, sysname: &str, parent_dir: &str, model: &str, minor: u64) {
-        let dir = format!("{parent_dir}/media/{sysname}");
+        let dir = format!("{parent_dir}/{sysname}");
         self.attr(&format!("{dir}/model"), model);
-        self.rlink(&format!("{dir}/device"), parent_dir);
         self.rlink(&format!("sys/bus/media/devices/{sysname}"), &dir);
         self.char_node(&format!("dev/{sysname}"), 238, minor);
     }
