@@ -43,11 +43,20 @@ const NODE_KIND_TAGS: &[&str] = &[
 /// appears (NixOS store paths carry it: `nixos-system-<host>-<version>`).
 pub fn redact(facts: &Facts, hostname: Option<&str>) -> Result<Facts, serde_json::Error> {
     let mut v = serde_json::to_value(facts)?;
-    let host = hostname.filter(|h| h.len() >= 2 && *h != "localhost");
-    walk(&mut v, host, false);
+    walk(&mut v, identifying(hostname), false);
     let mut out: Facts = serde_json::from_value(v)?;
     out.source.redacted = true;
     Ok(out)
+}
+
+/// Host names that identify nothing: `localhost`, and the kernel's own default until
+/// something sets a name, `(none)` (CONFIG_DEFAULT_HOSTNAME). Replacing them would
+/// rewrite unrelated values, that config option first.
+const ANONYMOUS_HOSTS: &[&str] = &["localhost", "(none)"];
+
+/// The host name to replace, if it identifies the machine.
+fn identifying(hostname: Option<&str>) -> Option<&str> {
+    hostname.filter(|h| h.len() >= 2 && !ANONYMOUS_HOSTS.contains(h))
 }
 
 fn walk(v: &mut Value, host: Option<&str>, keep_uuids: bool) {
@@ -236,6 +245,19 @@ mod tests {
                 assert_eq!(back, super::super::Fact::Ok(kind));
             }
         }
+    }
+
+    #[test]
+    fn the_kernel_s_default_host_name_is_not_redacted() {
+        // A kernel whose hostname nothing set reports CONFIG_DEFAULT_HOSTNAME: "(none)".
+        let mut v = serde_json::json!({
+            "config": { "ok": { "options": { "DEFAULT_HOSTNAME": "(none)" } } }
+        });
+        walk(&mut v, identifying(Some("(none)")), false);
+        assert_eq!(v["config"]["ok"]["options"]["DEFAULT_HOSTNAME"], "(none)");
+        assert_eq!(identifying(Some("localhost")), None);
+        assert_eq!(identifying(Some("x")), None);
+        assert_eq!(identifying(Some("sb2-alice")), Some("sb2-alice"));
     }
 
     #[test]
