@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# The whole test suite of surface-check, from a fresh Debian 12 machine:
+#
+#   sudo scripts/test.sh
+#
+# It installs what it needs (build tools from apt, cargo-fuzz from crates.io), then
+# runs, in order and stopping at the first failure:
+#   rustfmt, clippy (warnings are errors), every test, the fuzzers for a bounded
+#   time, and the probe benchmark (a report, never a failure).
+#
+# Needs root: the tests build fixture trees with device nodes (mknod), and set-up
+# uses apt-get. Needs a Rust toolchain of edition 2024 (rustup's stable) with the
+# clippy and rustfmt components; Debian's own cargo is too old.
+#
+# Environment:
+#   FUZZ_SECONDS=N     seconds per fuzz target (default 15)
+#   SKIP_APT=1         do not run apt-get (the build tools are already there)
+#   BENCH_TIMEOUT=N    give the benchmark at most N seconds (default 1200)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+export DEBIAN_FRONTEND=noninteractive
+FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
+BENCH_TIMEOUT="${BENCH_TIMEOUT:-1200}"
+
+started=$SECONDS
+section_start=$SECONDS
+section_name=""
+timings=()
+
+fail() {
+    echo "test.sh: $*" >&2
+    exit 1
+}
+
+section() {
+    end_section
+    section_name="$1"
+    section_start=$SECONDS
+    echo
+    echo "================================================================"
+    echo "== $section_name"
+    echo "================================================================"
+}
+
+end_section() {
+    if [[ -n "$section_name" ]]; then
+        timings+=("$(printf '%5ds  %s' $((SECONDS - section_start)) "$section_name")")
+    fi
+    section_name=""
+}
+
+on_exit() {
+    local rc=$? failed_in="$section_name"
+    end_section
+    echo
+    echo "================================================================"
+    for t in "${timings[@]}"; do
+        echo "$t"
+    done
+    if [[ $rc -eq 0 ]]; then
+        echo "test.sh: PASSED in $((SECONDS - started))s"
+    else
+        echo "test.sh: FAILED (exit $rc) after $((SECONDS - started))s${failed_in:+, in: $failed_in}" >&2
+    fi
+}
+trap on_exit EXIT
+
+# ---------------------------------------------------------------------------
+section "set-up: root"
+if [[ "$(id -u)" -ne 0 ]]; then
+    fail "must run as root: the tests create device nodes with mknod and set-up uses apt-get (try: sudo scripts/test.sh)"
+fi
+echo "running as root"
+
+section "set-up: system packages"
+# strace: the benchmark counts the probe's system calls with it (those rows are skipped without it).
+packages=(build-essential pkg-config ca-certificates strace)
+if [[ "${SKIP_APT:-}" == 1 ]]; then
+    echo "SKIP_APT=1: not running apt-get"
+else
+    missing=()
+    for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if apt-get -o DPkg::Lock::Timeout=300 update -q; then
+        apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "${packages[@]}"
+    elif [[ ${#missing[@]} -eq 0 ]]; then
+        echo "test.sh: apt-get update failed; every package is already installed, going on" >&2
+    else
+        fail "apt-get update failed and these packages are missing: ${missing[*]}"
+    fi
+fi
+for tool in cc c++ make; do
+    command -v "$tool" >/dev/null || fail "$tool not found after set-up"
+done
+
+section "set-up: Rust toolchain"
+command -v cargo >/dev/null ||
+    fail "cargo not found: install Rust's stable toolchain with rustup (Debian's cargo is too old for edition 2024)"
+cargo --version
+rustc --version
+if command -v rustup >/dev/null; then
+    installed="$(rustup component list --installed)"
+    want=()
+    grep -q '^clippy' <<<"$installed" || want+=(clippy)
+    grep -q '^rustfmt' <<<"$installed" || want+=(rustfmt)
+    if [[ ${#want[@]} -ne 0 ]]; then
+        echo "adding rustup components: ${want[*]}"
+        rustup component add "${want[@]}" ||
+            fail "could not add ${want[*]} with rustup (no network to the Rust distribution server?); install them by hand"
+    fi
+fi
+cargo fmt --version || fail "rustfmt is missing: rustup component add rustfmt"
+cargo clippy --version || fail "clippy is missing: rustup component add clippy"
+
+section "set-up: cargo-fuzz"
+scripts/fuzz.sh --install
+
+# ---------------------------------------------------------------------------
+section "format: cargo fmt --check"
+cargo fmt --check
+cargo fmt --check --manifest-path fuzz/Cargo.toml
+echo "formatted"
+
+section "lint: cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+
+section "test: cargo test --all-targets"
+cargo test --all-targets
+
+section "fuzz: scripts/fuzz.sh $FUZZ_SECONDS"
+scripts/fuzz.sh "$FUZZ_SECONDS"
+
+section "bench: cargo bench --bench probe (report only)"
+if [[ -f benches/probe.rs ]]; then
+    if ! timeout "$BENCH_TIMEOUT" cargo bench --bench probe; then
+        echo "test.sh: the benchmark failed or ran past ${BENCH_TIMEOUT}s; it is a report, not a gate" >&2
+    fi
+else
+    echo "no benches/probe.rs: nothing to measure"
+fi
+end_section
