@@ -72,7 +72,7 @@ if [[ " ${targets[*]} " == *" facts_json "* ]]; then
         out="$(target/debug/surface-check status --from "$f" --json 2>&1 >/dev/null)" || rc=$?
         if [[ $rc -ne 0 && $rc -ne 1 ]]; then
             echo "fuzz.sh: seed $f is not a capture this surface-check reads: $out" >&2
-            echo "fuzz.sh: write it again with: surface-check capture --root TREE -o $f" >&2
+            echo "fuzz.sh: write the seeds again (as root) with: cargo run --example fuzz-seeds" >&2
             exit 1
         fi
     done
