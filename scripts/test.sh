@@ -75,8 +75,18 @@ fi
 echo "running as root"
 
 section "set-up: system packages"
-# strace: the benchmark counts the probe's system calls with it (those rows are skipped without it).
-packages=(build-essential pkg-config ca-certificates strace)
+packages=(
+    # Build: C/C++ compilers for crates that build C (libFuzzer is C++).
+    build-essential pkg-config ca-certificates
+    # tests/vm.rs: boots a Debian kernel under QEMU; fetches the kernel and busybox
+    # with apt-get download (hence the update below), unpacks them with dpkg-deb,
+    # indexes modules with depmod and copies the libraries ldd lists.
+    qemu-system-x86 kmod dpkg libc-bin
+    # tests/umockdev.rs: the emulated DTX device.
+    umockdev gir1.2-umockdev-1.0 python3-gi
+    # The benchmark counts the probe's system calls with strace (rows skipped without).
+    strace
+)
 if [[ "${SKIP_APT:-}" == 1 ]]; then
     echo "SKIP_APT=1: not running apt-get"
 else
@@ -85,14 +95,14 @@ else
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     if apt-get -o DPkg::Lock::Timeout=300 update -q; then
-        apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "${packages[@]}"
+        apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends --no-upgrade "${packages[@]}"
     elif [[ ${#missing[@]} -eq 0 ]]; then
         echo "test.sh: apt-get update failed; every package is already installed, going on" >&2
     else
         fail "apt-get update failed and these packages are missing: ${missing[*]}"
     fi
 fi
-for tool in cc c++ make; do
+for tool in cc c++ make qemu-system-x86_64 depmod dpkg-deb ldd; do
     command -v "$tool" >/dev/null || fail "$tool not found after set-up"
 done
 
