@@ -3,8 +3,10 @@
 //! and the base keyboard's identity (USB 045e:0922). Linux only; needs write access to
 //! /dev/uinput.
 //!
-//! For every device it prints one line `VM-UINPUT {json}` with the id and the exact bits
-//! it set, then `VM-UINPUT ready`, and sleeps: the devices live as long as the process.
+//! Arguments name the devices to create (`touchscreen`, `stylus`, `keyboard`); none
+//! means all three. For every device it prints one line `VM-UINPUT {json}` with the id
+//! and the exact bits it set, then `VM-UINPUT ready`, and sleeps: the devices live as
+//! long as the process.
 
 use std::ffi::CString;
 use std::io::Write;
@@ -92,6 +94,8 @@ const UI_SET_PROPBIT: u64 = iow(110, size_of::<libc::c_int>());
 
 /// One device to create: identity and capability bits by type.
 struct Spec {
+    /// What the command line calls it.
+    kind: &'static str,
     name: &'static str,
     bustype: u16,
     vendor: u16,
@@ -182,6 +186,7 @@ fn create(s: &Spec) -> std::io::Result<libc::c_int> {
 fn specs() -> Vec<Spec> {
     // iptsd 3.x for the 13": 16 contacts, 9600x7200 touch units, 28.53x19.02 cm.
     let touchscreen = Spec {
+        kind: "touchscreen",
         name: "IPTSD Virtual Touchscreen 045E:0021",
         bustype: BUS_VIRTUAL,
         vendor: 0x045e,
@@ -204,6 +209,7 @@ fn specs() -> Vec<Spec> {
         prop: vec![INPUT_PROP_DIRECT],
     };
     let stylus = Spec {
+        kind: "stylus",
         name: "IPTSD Virtual Stylus 045E:0021",
         bustype: BUS_VIRTUAL,
         vendor: 0x045e,
@@ -233,6 +239,7 @@ fn specs() -> Vec<Spec> {
     keys.extend([163, 164, 165, 224, 225]);
     keys.sort_unstable();
     let keyboard = Spec {
+        kind: "keyboard",
         name: "Microsoft Surface Keyboard",
         bustype: BUS_USB,
         vendor: 0x045e,
@@ -248,8 +255,12 @@ fn specs() -> Vec<Spec> {
 }
 
 fn main() {
+    let wanted: Vec<String> = std::env::args().skip(1).collect();
     let mut out = std::io::stdout();
     for s in specs() {
+        if !wanted.is_empty() && !wanted.iter().any(|w| w == s.kind) {
+            continue;
+        }
         // The descriptor stays open until the process ends, and with it the device.
         if let Err(e) = create(&s) {
             eprintln!("VM-UINPUT error {}: {e}", s.name);

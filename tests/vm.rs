@@ -2,11 +2,18 @@
 //!
 //! Fixture trees encode our own idea of sysfs and procfs; this test boots a Debian 12
 //! kernel under QEMU (TCG) with the Surface Book 2 13"'s SMBIOS identity, loads real
-//! modules (vivid for V4L2 and media-controller nodes, uinput, evdev, surface_gpe),
-//! creates the SB2's evdev devices through uinput (examples/vm-uinput.rs), and runs
-//! `surface-check capture` and `status --local --json` in the guest (tests/vm/). The
-//! guest also prints the kernel's own view (sysfs links, device numbers, dmesg), which
-//! the facts are held against.
+//! modules (vivid for V4L2 and media-controller nodes, uinput, evdev, surface_gpe) and
+//! runs `surface-check capture` and `status --local --json` in the guest twice
+//! (tests/vm/init.sh):
+//!
+//! 1. with iptsd's virtual touchscreen and stylus and a keyboard with the base's ids,
+//!    all made through uinput (examples/vm-uinput.rs);
+//! 2. with the base attached: the uinput keyboard gone, and a USB gadget with the base
+//!    keyboard's ids (045e:0922) plugged into dummy_hcd, which usbhid and hid-generic
+//!    bind like the real one.
+//!
+//! Each round the guest also prints the kernel's own view (sysfs links, device numbers;
+//! dmesg at the end), which the facts are held against.
 //!
 //! Needs qemu-system-x86_64, apt-get with current lists, dpkg-deb, depmod (kmod) and
 //! ldd; without any of them the test fails. One boot serves every test here.
@@ -56,14 +63,133 @@ fn json(name: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{name} is not JSON ({e}):\n{text}"))
 }
 
+/// One sysfs entry as the guest's shell resolved it.
+struct Sys {
+    /// `readlink -f` of the entry.
+    real: String,
+    /// `readlink -f` of its `device` link; empty without one.
+    device: String,
+    /// The name of the driver its `driver` link points to; empty without one.
+    driver: String,
+    /// Entries of its `hidraw` directory.
+    hidraw: Vec<String>,
+}
+
+/// What one round printed: facts, report, and the kernel's own view.
+struct Round {
+    suffix: &'static str,
+    facts: Value,
+    report: Value,
+    sysfs: BTreeMap<String, Sys>,
+    /// Device nodes as `stat` saw them: path -> (major, minor).
+    nodes: BTreeMap<String, (u32, u32)>,
+}
+
+impl Round {
+    fn load(suffix: &'static str) -> Round {
+        let sysfs = section(&format!("sysfs{suffix}"))
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split('|').collect();
+                assert_eq!(f.len(), 5, "sysfs line {l:?}");
+                let sys = Sys {
+                    real: f[1].to_string(),
+                    device: f[2].to_string(),
+                    driver: f[3].to_string(),
+                    hidraw: f[4].split_whitespace().map(str::to_string).collect(),
+                };
+                (f[0].to_string(), sys)
+            })
+            .collect();
+        let nodes = section(&format!("nodes{suffix}"))
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split('|').collect();
+                assert_eq!(f.len(), 4, "nodes line {l:?}");
+                assert_eq!(f[1], "character special file", "{l}");
+                let hex = |s: &str| u32::from_str_radix(s, 16).unwrap();
+                (f[0].to_string(), (hex(f[2]), hex(f[3])))
+            })
+            .collect();
+        Round {
+            suffix,
+            facts: json(&format!("capture{suffix}.json")),
+            report: json(&format!("status{suffix}.json")),
+            sysfs,
+            nodes,
+        }
+    }
+
+    fn sys(&self, path: &str) -> &Sys {
+        self.sysfs
+            .get(path)
+            .unwrap_or_else(|| panic!("round {:?}: the guest listed no {path}", self.suffix))
+    }
+
+    /// Entries the guest listed under `dir/`, by name.
+    fn listed(&self, dir: &str) -> BTreeSet<&str> {
+        self.sysfs
+            .keys()
+            .filter_map(|p| p.strip_prefix(dir)?.strip_prefix('/'))
+            .collect()
+    }
+
+    /// Asserts that a `NodeKind` fact is the character device `stat` saw at `path`.
+    fn assert_node(&self, node: &Value, path: &str) {
+        let (major, minor) = *self
+            .nodes
+            .get(path)
+            .unwrap_or_else(|| panic!("round {:?}: the guest saw no {path}", self.suffix));
+        let n = ok(node, path);
+        assert_eq!(n["type"], "char_device", "{path}: {n}");
+        assert_eq!(n["major"], major, "{path}: {n}");
+        assert_eq!(n["minor"], minor, "{path}: {n}");
+    }
+
+    fn inputs(&self) -> &[Value] {
+        ok(&self.facts["inputs"], "inputs").as_array().unwrap()
+    }
+
+    fn inputs_named(&self, name: &str) -> Vec<&Value> {
+        self.inputs()
+            .iter()
+            .filter(|i| i["name"]["ok"] == name)
+            .collect()
+    }
+
+    fn input_named(&self, name: &str) -> &Value {
+        let found = self.inputs_named(name);
+        assert_eq!(found.len(), 1, "input devices named {name:?}: {found:?}");
+        found[0]
+    }
+
+    fn bus(&self, bus: &str) -> &[Value] {
+        ok(&self.facts["buses"][bus], bus).as_array().unwrap()
+    }
+}
+
+/// Round 1: uinput devices only.
+fn uinput_round() -> &'static Round {
+    static R: OnceLock<Round> = OnceLock::new();
+    R.get_or_init(|| Round::load(""))
+}
+
+/// Round 2: the base attached over USB.
+fn base_round() -> &'static Round {
+    static R: OnceLock<Round> = OnceLock::new();
+    R.get_or_init(|| Round::load("-base"))
+}
+
+fn rounds() -> [&'static Round; 2] {
+    [uinput_round(), base_round()]
+}
+
 fn facts() -> &'static Value {
-    static F: OnceLock<Value> = OnceLock::new();
-    F.get_or_init(|| json("capture.json"))
+    &uinput_round().facts
 }
 
 fn report() -> &'static Value {
-    static R: OnceLock<Value> = OnceLock::new();
-    R.get_or_init(|| json("status.json"))
+    &uinput_round().report
 }
 
 /// The value of a `Fact` that must have been read: `{"ok": v}`.
@@ -80,6 +206,14 @@ fn u16s(v: &Value) -> Vec<u16> {
         .collect()
 }
 
+fn strs(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|x| x.as_str().expect("string"))
+        .collect()
+}
+
 fn host_file(path: &std::path::Path) -> String {
     String::from_utf8_lossy(
         &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
@@ -87,59 +221,9 @@ fn host_file(path: &std::path::Path) -> String {
     .into_owned()
 }
 
-/// The guest's sysfs view: path -> (canonical path, `device` link target or driver).
-fn sysfs() -> BTreeMap<String, (String, String)> {
-    section("sysfs")
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split('|').collect();
-            assert_eq!(f.len(), 3, "sysfs line {l:?}");
-            (f[0].to_string(), (f[1].to_string(), f[2].to_string()))
-        })
-        .collect()
-}
-
-/// The guest's device nodes as `stat` saw them: path -> (major, minor).
-fn nodes() -> BTreeMap<String, (u32, u32)> {
-    section("nodes")
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split('|').collect();
-            assert_eq!(f.len(), 4, "nodes line {l:?}");
-            assert_eq!(f[1], "character special file", "{l}");
-            let hex = |s: &str| u32::from_str_radix(s, 16).unwrap();
-            (f[0].to_string(), (hex(f[2]), hex(f[3])))
-        })
-        .collect()
-}
-
-/// Asserts that a `NodeKind` fact is the character device `stat` saw at `path`.
-fn assert_node(node: &Value, path: &str) {
-    let (major, minor) = *nodes()
-        .get(path)
-        .unwrap_or_else(|| panic!("the guest saw no {path}"));
-    let n = ok(node, path);
-    assert_eq!(n["type"], "char_device", "{path}: {n}");
-    assert_eq!(n["major"], major, "{path}: {n}");
-    assert_eq!(n["minor"], minor, "{path}: {n}");
-}
-
-fn inputs() -> &'static [Value] {
-    ok(&facts()["inputs"], "inputs").as_array().unwrap()
-}
-
-fn input_named(name: &str) -> &'static Value {
-    let found: Vec<&Value> = inputs()
-        .iter()
-        .filter(|i| i["name"]["ok"] == name)
-        .collect();
-    assert_eq!(found.len(), 1, "input devices named {name:?}: {found:?}");
-    found[0]
-}
-
-/// The devices vm-uinput created, with the bits it set.
-fn uinput_specs() -> Vec<Value> {
-    let text = section("uinput");
+/// The devices vm-uinput created in a round, with the bits it set.
+fn uinput_specs(section_name: &str) -> Vec<Value> {
+    let text = section(section_name);
     assert!(
         text.contains("VM-UINPUT ready"),
         "vm-uinput failed:\n{text}"
@@ -153,6 +237,11 @@ fn uinput_specs() -> Vec<Value> {
 const BTN_TOUCH: u16 = 0x14a;
 const BTN_TOOL_PEN: u16 = 0x140;
 const KEY_Q: u16 = 16;
+const BTN_LEFT: u16 = 0x110;
+const REL_X: u16 = 0x00;
+const REL_Y: u16 = 0x01;
+const REL_WHEEL: u16 = 0x08;
+const EV_REL: u16 = 0x02;
 const ABS_X: u16 = 0x00;
 const ABS_Y: u16 = 0x01;
 const ABS_PRESSURE: u16 = 0x18;
@@ -176,37 +265,44 @@ fn the_guest_ran_surface_check_without_a_panic() {
             b.console
         );
     }
-    for (name, _) in &b.loaded {
+    for (name, _) in b.loaded.iter().chain(&b.loaded_base) {
         assert_eq!(
             b.value(&format!("insmod {name} rc")),
             Some("0"),
             "insmod {name}"
         );
     }
-    assert_eq!(
-        b.value("capture rc"),
-        Some("0"),
-        "{}",
-        section("capture.err")
-    );
-    // Exit 1: this stock kernel on a machine without the SB2's hardware fails checks.
-    assert_eq!(b.value("status rc"), Some("1"), "{}", section("status.err"));
-    for err in ["capture.err", "status.err"] {
-        let text = section(err);
-        assert!(
-            !text.contains("ERROR") && !text.contains("WARN"),
-            "{err}:\n{text}"
+    assert_eq!(b.value("gadget rc"), Some("0"), "binding the USB gadget");
+    for r in rounds() {
+        let sfx = r.suffix;
+        assert_eq!(
+            b.value(&format!("capture{sfx} rc")),
+            Some("0"),
+            "{}",
+            section(&format!("capture{sfx}.err"))
         );
+        // Exit 1: this stock kernel on a machine without the SB2's hardware fails checks.
+        assert_eq!(
+            b.value(&format!("status{sfx} rc")),
+            Some("1"),
+            "{}",
+            section(&format!("status{sfx}.err"))
+        );
+        for err in ["capture", "status"] {
+            let text = section(&format!("{err}{sfx}.err"));
+            assert!(
+                !text.contains("ERROR") && !text.contains("WARN"),
+                "{err}{sfx}:\n{text}"
+            );
+        }
+        let hung = &r.facts["hung_paths"];
+        assert!(hung.as_array().unwrap().is_empty(), "{hung}");
     }
-    assert!(
-        facts()["hung_paths"].as_array().unwrap().is_empty(),
-        "{}",
-        facts()["hung_paths"]
-    );
 }
 
 #[test]
 fn the_report_validates_and_dmi_says_surface_book_2_13() {
+    common::assert_schema(&base_round().report);
     let r = report();
     common::assert_schema(r);
     let m = &r["machine"];
@@ -230,14 +326,16 @@ fn the_report_validates_and_dmi_says_surface_book_2_13() {
 #[test]
 fn a_capture_of_the_real_kernel_replays_to_the_same_verdicts() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("facts.json");
-    std::fs::write(&file, section("capture.json")).unwrap();
-    let (code, out, err) = common::run(&["status", "--from", file.to_str().unwrap(), "--json"]);
-    assert_eq!(code, 1, "{err}");
-    let replay: Value = serde_json::from_str(&out).unwrap();
-    common::assert_schema(&replay);
-    assert_eq!(replay["machine"], report()["machine"]);
-    assert_eq!(replay["subsystems"], report()["subsystems"]);
+    for r in rounds() {
+        let file = dir.path().join(format!("facts{}.json", r.suffix));
+        std::fs::write(&file, section(&format!("capture{}.json", r.suffix))).unwrap();
+        let (code, out, err) = common::run(&["status", "--from", file.to_str().unwrap(), "--json"]);
+        assert_eq!(code, 1, "{err}");
+        let replay: Value = serde_json::from_str(&out).unwrap();
+        common::assert_schema(&replay);
+        assert_eq!(replay["machine"], r.report["machine"]);
+        assert_eq!(replay["subsystems"], r.report["subsystems"]);
+    }
 }
 
 #[test]
@@ -334,6 +432,23 @@ fn loaded_modules_come_from_proc_modules() {
     for name in loaded.keys() {
         assert!(sys_module.contains(name.as_str()), "{name}");
     }
+
+    // The second round adds the USB and HID stack, and nothing else.
+    let base = ok(&base_round().facts["modules"]["loaded"], "proc/modules")
+        .as_object()
+        .unwrap();
+    let want: BTreeSet<&str> = b
+        .loaded
+        .iter()
+        .chain(&b.loaded_base)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(
+        base.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+        want
+    );
+    assert!(strs(&base["usbcore"]["used_by"]).contains(&"usbhid"));
+    assert!(strs(&base["hid"]["used_by"]).contains(&"hid_generic"));
 }
 
 #[test]
@@ -434,13 +549,20 @@ fn the_module_tree_is_parsed_from_the_real_index_files() {
     );
 }
 
-#[test]
-fn uinput_devices_carry_their_ids_and_exactly_the_bits_set() {
-    let specs = uinput_specs();
-    assert_eq!(specs.len(), 3, "{specs:?}");
-    for s in &specs {
+/// Asserts that the devices in `specs` exist in `r` with exactly the bits set.
+fn assert_uinput(r: &Round, specs: &[Value]) {
+    for s in specs {
         let name = s["name"].as_str().unwrap();
-        let i = input_named(name);
+        // uinput devices are virtual: no parent device (the base's USB devices share
+        // the keyboard's name), and no phys unless set.
+        let found: Vec<&Value> = r
+            .inputs_named(name)
+            .into_iter()
+            .filter(|i| i["parent"].is_null())
+            .collect();
+        assert_eq!(found.len(), 1, "uinput devices named {name:?}: {found:?}");
+        let i = found[0];
+        assert!(i["phys"].is_null(), "{name}: {}", i["phys"]);
         let id = ok(&i["id"], name);
         assert_eq!(id["bustype"], s["bustype"], "{name}");
         assert_eq!(id["vendor"], 0x045e, "{name}");
@@ -463,18 +585,27 @@ fn uinput_devices_carry_their_ids_and_exactly_the_bits_set() {
             u16s(&s["prop"]),
             "{name} properties"
         );
-        // uinput devices are virtual: no parent device, no phys unless set.
-        assert!(i["parent"].is_null(), "{name}: {}", i["parent"]);
-        assert!(i["phys"].is_null(), "{name}: {}", i["phys"]);
     }
+}
+
+#[test]
+fn uinput_devices_carry_their_ids_and_exactly_the_bits_set() {
+    let specs = uinput_specs("uinput");
+    assert_eq!(specs.len(), 3, "{specs:?}");
+    assert_uinput(uinput_round(), &specs);
+    // Round 2 made the touchscreen and stylus again, without the keyboard.
+    let specs = uinput_specs("uinput-base");
+    assert_eq!(specs.len(), 2, "{specs:?}");
+    assert_uinput(base_round(), &specs);
+    let ui = uinput_round();
     // The Surface Book 2's identities, independently of what vm-uinput reports.
-    let ts = input_named("IPTSD Virtual Touchscreen 045E:0021");
+    let ts = ui.input_named("IPTSD Virtual Touchscreen 045E:0021");
     assert_eq!(ts["id"]["ok"]["product"], 0x0021);
     assert!(u16s(&ts["capabilities"]["key"]["ok"]).contains(&BTN_TOUCH));
     let abs = u16s(&ts["capabilities"]["abs"]["ok"]);
     assert!(abs.contains(&ABS_MT_POSITION_X) && abs.contains(&ABS_MT_POSITION_Y));
     assert!(u16s(&ts["properties"]["ok"]).contains(&INPUT_PROP_DIRECT));
-    let pen = input_named("IPTSD Virtual Stylus 045E:0021");
+    let pen = ui.input_named("IPTSD Virtual Stylus 045E:0021");
     assert_eq!(pen["id"]["ok"]["product"], 0x0021);
     let keys = u16s(&pen["capabilities"]["key"]["ok"]);
     assert!(keys.contains(&BTN_TOOL_PEN) && keys.contains(&BTN_TOUCH));
@@ -482,7 +613,7 @@ fn uinput_devices_carry_their_ids_and_exactly_the_bits_set() {
     for a in [ABS_X, ABS_Y, ABS_PRESSURE] {
         assert!(abs.contains(&a), "stylus abs {a}");
     }
-    let kb = input_named("Microsoft Surface Keyboard");
+    let kb = ui.input_named("Microsoft Surface Keyboard");
     assert_eq!(kb["id"]["ok"]["bustype"], 0x03);
     assert_eq!(kb["id"]["ok"]["product"], 0x0922);
     assert!(u16s(&kb["capabilities"]["key"]["ok"]).contains(&KEY_Q));
@@ -490,86 +621,85 @@ fn uinput_devices_carry_their_ids_and_exactly_the_bits_set() {
 
 #[test]
 fn every_input_device_matches_the_kernel_s_own_view() {
-    let sys = sysfs();
-    let listed: BTreeSet<&str> = sys
-        .keys()
-        .filter_map(|p| p.strip_prefix("/sys/class/input/"))
-        .collect();
-    let collected: BTreeSet<&str> = inputs()
-        .iter()
-        .map(|i| i["sysname"].as_str().unwrap())
-        .collect();
-    assert_eq!(collected, listed);
-    // Beyond the uinput devices: the i8042 keyboard and vivid's CEC remote controls.
-    assert!(inputs().len() >= 6, "{}", inputs().len());
-    for i in inputs() {
-        let sysname = i["sysname"].as_str().unwrap();
-        let (_, device) = &sys[&format!("/sys/class/input/{sysname}")];
-        match i["parent"].as_str() {
-            Some(p) => assert_eq!(p, device, "{sysname}"),
-            None => assert!(device.is_empty(), "{sysname}: {device}"),
+    for r in rounds() {
+        let collected: BTreeSet<&str> = r
+            .inputs()
+            .iter()
+            .map(|i| i["sysname"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            collected,
+            r.listed("/sys/class/input"),
+            "round {:?}",
+            r.suffix
+        );
+        // Beyond the SB2's devices: the i8042 keyboard and vivid's CEC remote controls.
+        assert!(r.inputs().len() >= 6, "{}", r.inputs().len());
+        for i in r.inputs() {
+            let sysname = i["sysname"].as_str().unwrap();
+            let sys = r.sys(&format!("/sys/class/input/{sysname}"));
+            match i["parent"].as_str() {
+                Some(p) => assert_eq!(p, sys.device, "{sysname}"),
+                None => assert!(sys.device.is_empty(), "{sysname}: {}", sys.device),
+            }
+            assert!(i["name"]["ok"].is_string(), "{i}");
+            assert!(i["id"]["ok"].is_object(), "{i}");
+            for k in ["ev", "key", "sw", "abs", "rel", "msc"] {
+                assert!(i["capabilities"][k]["ok"].is_array(), "{sysname} {k}: {i}");
+            }
+            // evdev is loaded: every device has its handler and a char device 13:N.
+            let ev = i["event"].as_str().unwrap_or_else(|| panic!("{i}"));
+            r.assert_node(&i["node"], &format!("/dev/input/{ev}"));
+            assert_eq!(i["node"]["ok"]["major"], 13);
+            let n: u32 = ev.strip_prefix("event").unwrap().parse().unwrap();
+            assert_eq!(i["node"]["ok"]["minor"], 64 + n, "{sysname}");
+            // No udev in the guest: its database is absent, which is evidence.
+            assert!(i["udev"]["absent"].is_object(), "{i}");
         }
-        assert!(i["name"]["ok"].is_string(), "{i}");
-        assert!(i["id"]["ok"].is_object(), "{i}");
-        for k in ["ev", "key", "sw", "abs", "rel", "msc"] {
-            assert!(i["capabilities"][k]["ok"].is_array(), "{sysname} {k}: {i}");
-        }
-        // evdev is loaded: every device has its handler and a char device 13:N.
-        let ev = i["event"].as_str().unwrap_or_else(|| panic!("{i}"));
-        assert_node(&i["node"], &format!("/dev/input/{ev}"));
-        assert_eq!(i["node"]["ok"]["major"], 13);
-        let n: u32 = ev.strip_prefix("event").unwrap().parse().unwrap();
-        assert_eq!(i["node"]["ok"]["minor"], 64 + n, "{sysname}");
-        // No udev in the guest: its database is absent, which is evidence, not unknown.
-        assert!(i["udev"]["absent"].is_object(), "{i}");
     }
 }
 
 #[test]
 fn vivid_video_nodes_and_media_device_are_collected() {
-    let sys = sysfs();
-    let video = ok(&facts()["video"], "video4linux").as_array().unwrap();
-    let listed: BTreeSet<&str> = sys
-        .keys()
-        .filter_map(|p| p.strip_prefix("/sys/class/video4linux/"))
-        .collect();
-    let collected: BTreeSet<&str> = video
-        .iter()
-        .map(|v| v["sysname"].as_str().unwrap())
-        .collect();
-    assert_eq!(collected, listed);
-    for v in video {
-        let sysname = v["sysname"].as_str().unwrap();
-        let name = ok(&v["name"], sysname).as_str().unwrap();
-        assert!(name.starts_with("vivid-000-"), "{sysname}: {name}");
-        assert_node(&v["node"], &format!("/dev/{sysname}"));
-        assert_eq!(v["node"]["ok"]["major"], 81, "{sysname}");
-        let (_, device) = &sys[&format!("/sys/class/video4linux/{sysname}")];
-        assert_eq!(v["parent"], device.as_str(), "{sysname}");
-        assert_eq!(v["parent"], "/sys/devices/platform/vivid.0");
+    for r in rounds() {
+        let video = ok(&r.facts["video"], "video4linux").as_array().unwrap();
+        let collected: BTreeSet<&str> = video
+            .iter()
+            .map(|v| v["sysname"].as_str().unwrap())
+            .collect();
+        assert_eq!(collected, r.listed("/sys/class/video4linux"));
+        for v in video {
+            let sysname = v["sysname"].as_str().unwrap();
+            let name = ok(&v["name"], sysname).as_str().unwrap();
+            assert!(name.starts_with("vivid-000-"), "{sysname}: {name}");
+            r.assert_node(&v["node"], &format!("/dev/{sysname}"));
+            assert_eq!(v["node"]["ok"]["major"], 81, "{sysname}");
+            let sys = r.sys(&format!("/sys/class/video4linux/{sysname}"));
+            assert_eq!(v["parent"], sys.device.as_str(), "{sysname}");
+            assert_eq!(v["parent"], "/sys/devices/platform/vivid.0");
+        }
+        let cap = video
+            .iter()
+            .find(|v| v["sysname"] == "video0")
+            .expect("video0");
+        assert_eq!(cap["name"]["ok"], "vivid-000-vid-cap");
+
+        let media = ok(&r.facts["media"], "media").as_array().unwrap();
+        assert_eq!(media.len(), 1, "{media:?}");
+        let m = &media[0];
+        assert_eq!(m["sysname"], "media0");
+        assert_eq!(m["model"]["ok"], "vivid");
+        r.assert_node(&m["node"], "/dev/media0");
+        // On the media bus: no `device` link, the parent is the directory above.
+        let sys = r.sys("/sys/bus/media/devices/media0");
+        assert!(sys.device.is_empty(), "{}", sys.device);
+        assert_eq!(sys.real, "/sys/devices/platform/vivid.0/media0");
+        assert_eq!(m["parent"], "/sys/devices/platform/vivid.0");
+
+        // vivid is no IPU3: the camera chain does not take it for one.
+        assert_eq!(common::check_status(&r.report, "camera.pci"), "absent");
+        assert_eq!(common::check_status(&r.report, "camera.nodes"), "absent");
     }
-    let cap = video
-        .iter()
-        .find(|v| v["sysname"] == "video0")
-        .expect("video0");
-    assert_eq!(cap["name"]["ok"], "vivid-000-vid-cap");
-
-    let media = ok(&facts()["media"], "media").as_array().unwrap();
-    assert_eq!(media.len(), 1, "{media:?}");
-    let m = &media[0];
-    assert_eq!(m["sysname"], "media0");
-    assert_eq!(m["model"]["ok"], "vivid");
-    assert_node(&m["node"], "/dev/media0");
-    // On the media bus: no `device` link, the parent is the directory above.
-    let (real, device) = &sys["/sys/bus/media/devices/media0"];
-    assert!(device.is_empty(), "{device}");
-    assert_eq!(real, "/sys/devices/platform/vivid.0/media0");
-    assert_eq!(m["parent"], "/sys/devices/platform/vivid.0");
-
-    // vivid is no IPU3: the camera chain does not take it for one.
-    let r = report();
-    assert_eq!(common::check_status(r, "camera.pci"), "absent");
-    assert_eq!(common::check_status(r, "camera.nodes"), "absent");
 }
 
 #[test]
@@ -592,7 +722,11 @@ fn input_verdicts_follow_the_real_devices() {
     assert_eq!(tp["status"], "unknown", "{tp}");
     assert_eq!(tp["summary"], "not checked: input.keyboard is failed");
     // Every device with an event handler has its node (devtmpfs made them).
-    let n = inputs().iter().filter(|i| i["event"].is_string()).count();
+    let n = uinput_round()
+        .inputs()
+        .iter()
+        .filter(|i| i["event"].is_string())
+        .count();
     let nodes = common::check(r, "input.nodes");
     assert_eq!(nodes["status"], "ok", "{nodes}");
     assert_eq!(nodes["summary"], format!("{n} event nodes present"));
@@ -608,9 +742,9 @@ fn lid_wake_reports_what_surface_gpe_did() {
             && dmesg.contains("probe of surface_gpe failed with error -22"),
         "{dmesg}"
     );
-    let (real, driver) = &sysfs()["/sys/bus/platform/devices/surface_gpe"];
-    assert_eq!(real, "/sys/devices/platform/surface_gpe");
-    assert_eq!(driver, "driver=", "surface_gpe is bound");
+    let sys = uinput_round().sys("/sys/bus/platform/devices/surface_gpe");
+    assert_eq!(sys.real, "/sys/devices/platform/surface_gpe");
+    assert_eq!(sys.driver, "", "surface_gpe is bound");
 
     let f = facts();
     let dev = ok(&f["buses"]["platform"], "platform")
@@ -642,7 +776,7 @@ fn lid_wake_reports_what_surface_gpe_did() {
 fn touch_devices_is_not_reached_without_the_mei_device() {
     // iptsd's virtual devices exist, but the chain breaks first: no ME iTouch function,
     // no IPTS driver in a stock kernel.
-    input_named("IPTSD Virtual Touchscreen 045E:0021");
+    uinput_round().input_named("IPTSD Virtual Touchscreen 045E:0021");
     let r = report();
     let mei = common::check(r, "touch.mei");
     assert_eq!(mei["status"], "failed", "{mei}");
@@ -654,4 +788,127 @@ fn touch_devices_is_not_reached_without_the_mei_device() {
     let d = common::check(r, "touch.devices");
     assert_eq!(d["status"], "unknown", "{d}");
     assert_eq!(d["summary"], "not checked: touch.iptsd is unknown");
+}
+
+#[test]
+fn the_base_on_usb_is_read_from_the_real_usb_and_hid_buses() {
+    let r = base_round();
+    // Every USB device and interface, where sysfs has it and with its driver.
+    let usb = r.bus("usb");
+    let names: BTreeSet<&str> = usb.iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert_eq!(names, r.listed("/sys/bus/usb/devices"));
+    for d in usb {
+        let name = d["name"].as_str().unwrap();
+        let sys = r.sys(&format!("/sys/bus/usb/devices/{name}"));
+        assert_eq!(d["path"], sys.real.as_str(), "{name}");
+        assert_eq!(d["driver"].as_str().unwrap_or(""), sys.driver, "{name}");
+    }
+    let kb = usb.iter().find(|d| d["name"] == "1-1").expect("1-1");
+    assert_eq!(kb["attrs"]["idVendor"], "045e", "{kb}");
+    assert_eq!(kb["attrs"]["idProduct"], "0922", "{kb}");
+    assert_eq!(kb["attrs"]["product"], "Surface Keyboard", "{kb}");
+    assert_eq!(kb["driver"], "usb");
+    let ifaces: Vec<&Value> = usb
+        .iter()
+        .filter(|d| d["name"].as_str().unwrap().starts_with("1-1:"))
+        .collect();
+    assert_eq!(ifaces.len(), 2, "{ifaces:?}");
+    assert!(ifaces.iter().all(|d| d["driver"] == "usbhid"), "{ifaces:?}");
+
+    // Its two HID devices, named BUS:VENDOR:PRODUCT.N, with their hidraw nodes.
+    let hid = r.bus("hid");
+    let names: BTreeSet<&str> = hid.iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert_eq!(names, r.listed("/sys/bus/hid/devices"));
+    assert_eq!(hid.len(), 2, "{hid:?}");
+    for d in hid {
+        let name = d["name"].as_str().unwrap();
+        assert_eq!(
+            surface_check::facts::parse::hid_name(name),
+            Some((0x0003, 0x045e, 0x0922)),
+            "{name}"
+        );
+        let sys = r.sys(&format!("/sys/bus/hid/devices/{name}"));
+        assert_eq!(d["path"], sys.real.as_str(), "{name}");
+        assert_eq!(d["driver"], "hid-generic", "{name}");
+        assert_eq!(d["driver"], sys.driver.as_str(), "{name}");
+        assert_eq!(strs(&d["children"]), sys.hidraw, "{name}");
+        assert_eq!(d["children"].as_array().unwrap().len(), 1, "{name}");
+    }
+    let drivers = |bus: &str| strs(ok(&r.facts["drivers"][bus], bus));
+    assert!(drivers("usb").contains(&"usbhid"));
+    assert!(drivers("hid").contains(&"hid-generic"));
+
+    // Its input devices, under the HID devices, with the keys and pointer of a real
+    // report descriptor.
+    let usb_inputs: Vec<&Value> = r
+        .inputs_named("Microsoft Surface Keyboard")
+        .into_iter()
+        .filter(|i| !i["parent"].is_null())
+        .collect();
+    assert_eq!(usb_inputs.len(), 2, "{usb_inputs:?}");
+    for i in &usb_inputs {
+        let id = ok(&i["id"], "id");
+        assert_eq!((&id["bustype"], &id["vendor"]), (&3.into(), &0x045e.into()));
+        assert_eq!(id["product"], 0x0922);
+        let parent = i["parent"].as_str().unwrap();
+        assert!(hid.iter().any(|d| d["path"] == parent), "{parent}");
+        assert!(
+            i["phys"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("usb-dummy_hcd.0-1/input")),
+            "{i}"
+        );
+    }
+    let caps = |i: &Value, k: &str| u16s(ok(&i["capabilities"][k], k));
+    let keyboard = usb_inputs
+        .iter()
+        .find(|i| caps(i, "key").contains(&KEY_Q))
+        .expect("a USB input with KEY_Q");
+    let pointer = usb_inputs
+        .iter()
+        .find(|i| caps(i, "ev").contains(&EV_REL))
+        .expect("a USB input with EV_REL");
+    for rel in [REL_X, REL_Y, REL_WHEEL] {
+        assert!(caps(pointer, "rel").contains(&rel), "{pointer}");
+    }
+    assert!(caps(pointer, "key").contains(&BTN_LEFT), "{pointer}");
+    // No uinput keyboard this round.
+    assert!(
+        r.inputs()
+            .iter()
+            .all(|i| !(i["parent"].is_null() && i["id"]["ok"]["product"] == 0x0922))
+    );
+
+    // The verdicts: the base is attached, its keyboard and touchpad work.
+    let rep = &r.report;
+    assert_eq!(rep["machine"]["base"], "attached");
+    assert_eq!(
+        rep["machine"]["base_evidence"],
+        "/sys/bus/usb/devices: base USB hubs present"
+    );
+    let kb = common::check(rep, "input.keyboard");
+    assert_eq!(kb["status"], "ok", "{kb}");
+    assert_eq!(kb["summary"], "Microsoft Surface Keyboard on USB 1-1");
+    assert_eq!(
+        kb["evidence"][0],
+        format!(
+            "/sys/class/input/{} (Microsoft Surface Keyboard)",
+            keyboard["sysname"].as_str().unwrap()
+        )
+    );
+    let tp = common::check(rep, "input.touchpad");
+    assert_eq!(tp["status"], "ok", "{tp}");
+    assert_eq!(
+        tp["evidence"][0],
+        format!(
+            "/sys/class/input/{} (Microsoft Surface Keyboard)",
+            pointer["sysname"].as_str().unwrap()
+        )
+    );
+    let n = r.inputs().iter().filter(|i| i["event"].is_string()).count();
+    let nodes = common::check(rep, "input.nodes");
+    assert_eq!(nodes["status"], "ok", "{nodes}");
+    assert_eq!(nodes["summary"], format!("{n} event nodes present"));
+    // Unchanged by the base: surface_gpe's probe still failed.
+    assert_eq!(common::check_status(rep, "input.lid-wake"), "failed");
 }

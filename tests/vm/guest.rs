@@ -8,8 +8,9 @@
 //! - The initramfs (cpio newc, gzip) is rebuilt on every run, since it carries the
 //!   release-built `surface-check` and `vm-uinput` (examples/vm-uinput.rs) with the
 //!   libraries `ldd` lists, busybox, `tests/vm/init.sh` as `/init`, the kernel's
-//!   `/boot/config-<release>`, its complete `modules.*` index files, and the module files
-//!   the guest loads plus those of the profile's modules the kernel has.
+//!   `/boot/config-<release>`, its complete `modules.*` index files, the module files
+//!   the guest loads plus those of the profile's modules the kernel has, and under
+//!   `/etc/vm/` the load lists of both rounds and the USB gadget's report descriptors.
 //! - QEMU boots it with the Surface Book 2 13"'s SMBIOS identity and a hard timeout; the
 //!   guest prints its results to the serial console between `@@VM` marker lines.
 //!
@@ -30,6 +31,33 @@ pub const LOADS: &[(&str, &str)] = &[
     ("uinput", ""),
     ("vivid", "n_devs=1 node_types=0xe0d3d"),
     ("surface_gpe", ""),
+];
+
+/// Modules the second round loads, to plug a USB gadget with the base keyboard's ids
+/// into dummy_hcd's virtual host controller and bind it with usbhid and hid-generic.
+pub const BASE_LOADS: &[(&str, &str)] = &[
+    ("dummy_hcd", ""),
+    ("usb_f_hid", ""),
+    ("usbhid", ""),
+    ("hid_generic", ""),
+];
+
+/// The gadget's keyboard interface: the HID 1.11 boot keyboard report descriptor
+/// (appendix B.1): modifiers, a reserved byte, six key codes; five LEDs.
+const KEYBOARD_DESC: &[u8] = &[
+    0x05, 0x01, 0x09, 0x06, 0xa1, 0x01, 0x05, 0x07, 0x19, 0xe0, 0x29, 0xe7, 0x15, 0x00, 0x25, 0x01,
+    0x75, 0x01, 0x95, 0x08, 0x81, 0x02, 0x95, 0x01, 0x75, 0x08, 0x81, 0x03, 0x95, 0x05, 0x75, 0x01,
+    0x05, 0x08, 0x19, 0x01, 0x29, 0x05, 0x91, 0x02, 0x95, 0x01, 0x75, 0x03, 0x91, 0x03, 0x95, 0x06,
+    0x75, 0x08, 0x15, 0x00, 0x25, 0x65, 0x05, 0x07, 0x19, 0x00, 0x29, 0x65, 0x81, 0x00, 0xc0,
+];
+
+/// The gadget's pointer interface: a boot mouse (appendix B.2) with three buttons,
+/// relative X and Y, and a wheel.
+const MOUSE_DESC: &[u8] = &[
+    0x05, 0x01, 0x09, 0x02, 0xa1, 0x01, 0x09, 0x01, 0xa1, 0x00, 0x05, 0x09, 0x19, 0x01, 0x29, 0x03,
+    0x15, 0x00, 0x25, 0x01, 0x95, 0x03, 0x75, 0x01, 0x81, 0x02, 0x95, 0x01, 0x75, 0x05, 0x81, 0x03,
+    0x05, 0x01, 0x09, 0x30, 0x09, 0x31, 0x09, 0x38, 0x15, 0x81, 0x25, 0x7f, 0x75, 0x08, 0x95, 0x03,
+    0x81, 0x06, 0xc0, 0xc0,
 ];
 
 /// Hard limit for one boot under TCG.
@@ -64,8 +92,11 @@ pub struct Boot {
     pub kernel: Kernel,
     /// The serial console, `\r\n` folded to `\n`.
     pub console: String,
-    /// Module name -> path relative to the module directory, as loaded, in order.
+    /// Modules loaded in the first round, (name, path relative to the module
+    /// directory), in order.
     pub loaded: Vec<(String, String)>,
+    /// Modules loaded in the second round, to attach the base.
+    pub loaded_base: Vec<(String, String)>,
     /// Module files copied into the guest (relative to the module directory).
     pub module_files: BTreeSet<String>,
     pub prepare_time: Duration,
@@ -264,8 +295,13 @@ pub fn modules_dep(text: &str) -> Deps {
         .collect()
 }
 
-/// The load order of `LOADS`: each module's dependencies (from modules.dep) first.
-pub fn load_order(dep: &Deps) -> Result<Vec<(String, String, String)>> {
+/// The load order of `loads`: each module's dependencies (from modules.dep) first,
+/// skipping those in `seen` (already loaded); returns (name, path, parameters).
+pub fn load_order(
+    dep: &Deps,
+    loads: &[(&str, &str)],
+    seen: &mut BTreeSet<String>,
+) -> Result<Vec<(String, String, String)>> {
     let by_path: BTreeMap<&str, &str> = dep
         .iter()
         .map(|(n, (p, _))| (p.as_str(), n.as_str()))
@@ -293,15 +329,14 @@ pub fn load_order(dep: &Deps) -> Result<Vec<(String, String, String)>> {
         out.push((name.to_string(), path.clone()));
         Ok(())
     }
-    let mut seen = BTreeSet::new();
     let mut order = Vec::new();
-    for (name, _) in LOADS {
-        visit(name, dep, &by_path, &mut seen, &mut order)?;
+    for (name, _) in loads {
+        visit(name, dep, &by_path, seen, &mut order)?;
     }
     Ok(order
         .into_iter()
         .map(|(n, p)| {
-            let params = LOADS
+            let params = loads
                 .iter()
                 .find(|(l, _)| *l == n)
                 .map(|(_, p)| p.to_string())
@@ -423,8 +458,9 @@ fn read(p: &Path) -> Result<Vec<u8>> {
 pub struct Initramfs {
     /// The gzipped cpio archive.
     pub archive: Vec<u8>,
-    /// Modules the guest loads, (name, path), in order.
+    /// Modules the guest loads, (name, path), in order, in each round.
     pub loads: Vec<(String, String)>,
+    pub loads_base: Vec<(String, String)>,
     /// Module files in the archive, relative to the module directory.
     pub module_files: BTreeSet<String>,
 }
@@ -476,8 +512,14 @@ pub fn initramfs(kernel: &Kernel, busybox: &Path, bin: &Path, uinput: &Path) -> 
 
     let dep_text = String::from_utf8_lossy(&read(&mdir.join("modules.dep"))?).into_owned();
     let dep = modules_dep(&dep_text);
-    let order = load_order(&dep)?;
-    let mut files: BTreeSet<String> = order.iter().map(|(_, p, _)| p.clone()).collect();
+    let mut seen = BTreeSet::new();
+    let order = load_order(&dep, LOADS, &mut seen)?;
+    let order_base = load_order(&dep, BASE_LOADS, &mut seen)?;
+    let mut files: BTreeSet<String> = order
+        .iter()
+        .chain(&order_base)
+        .map(|(_, p, _)| p.clone())
+        .collect();
     // The profile's modules this kernel has, so the module tree's file checks see them.
     for m in surface_check::profiles::SURFACE_BOOK_2.modules() {
         if let Some((p, _)) = dep.get(m) {
@@ -491,11 +533,16 @@ pub fn initramfs(kernel: &Kernel, busybox: &Path, bin: &Path, uinput: &Path) -> 
             &read(&mdir.join(f))?,
         );
     }
-    let list: String = order
-        .iter()
-        .map(|(n, p, params)| format!("{n} {p} {params}\n"))
-        .collect();
-    c.file("etc/vm/modules", 0o644, list.as_bytes());
+    let list = |order: &[(String, String, String)]| -> String {
+        order
+            .iter()
+            .map(|(n, p, params)| format!("{n} {p} {params}\n"))
+            .collect()
+    };
+    c.file("etc/vm/modules", 0o644, list(&order).as_bytes());
+    c.file("etc/vm/modules-base", 0o644, list(&order_base).as_bytes());
+    c.file("etc/vm/kbd.desc", 0o644, KEYBOARD_DESC);
+    c.file("etc/vm/mouse.desc", 0o644, MOUSE_DESC);
 
     let cpio = c.finish();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -504,6 +551,7 @@ pub fn initramfs(kernel: &Kernel, busybox: &Path, bin: &Path, uinput: &Path) -> 
     Ok(Initramfs {
         archive: gz,
         loads: order.into_iter().map(|(n, p, _)| (n, p)).collect(),
+        loads_base: order_base.into_iter().map(|(n, p, _)| (n, p)).collect(),
         module_files: files,
     })
 }
@@ -601,6 +649,7 @@ pub fn boot() -> Result<Boot> {
         kernel,
         console,
         loaded: initrd.loads,
+        loaded_base: initrd.loads_base,
         module_files: initrd.module_files,
         prepare_time,
         boot_time,
