@@ -242,6 +242,15 @@ pub fn kernel(vm: &Path) -> Result<Kernel> {
     if stamp.exists() {
         return Ok(k);
     }
+    // A newer kernel replaces the cached ones (400 MB each unpacked).
+    if let Ok(entries) = std::fs::read_dir(vm) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("linux-image-") && name != package {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
     fetch_deb(vm, &package, &k.root)?;
     for p in [
         k.vmlinuz(),
@@ -631,15 +640,41 @@ pub fn qemu(kernel: &Path, initrd: &Path, log: &Path) -> Result<String> {
     }
 }
 
-/// Prepares the guest and boots it once.
+/// An exclusive lock on the cache, released when dropped: test runs that share a
+/// target directory fetch the kernel one at a time.
+struct CacheLock {
+    _file: std::fs::File,
+}
+
+impl CacheLock {
+    fn take(vm: &Path) -> Result<CacheLock> {
+        let path = vm.join("lock");
+        let f = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        // SAFETY: flock on a descriptor this function owns.
+        if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX) } != 0 {
+            return Err(format!(
+                "{}: {}",
+                path.display(),
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(CacheLock { _file: f })
+    }
+}
+
+/// Prepares the guest and boots it once. The console is also written to
+/// `target/vm/console.log` (the last run's).
 pub fn boot() -> Result<Boot> {
     let t0 = Instant::now();
     let (bin, uinput) = build_binaries()?;
     let vm = vm_dir(&bin)?;
+    let lock = CacheLock::take(&vm)?;
     let kernel = kernel(&vm)?;
     let busybox = busybox(&vm)?;
+    drop(lock);
     let initrd = initramfs(&kernel, &busybox, &bin, &uinput)?;
-    let initrd_path = vm.join("initramfs.cpio.gz");
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let initrd_path = tmp.path().join("initramfs.cpio.gz");
     std::fs::write(&initrd_path, &initrd.archive).map_err(|e| e.to_string())?;
     let prepare_time = t0.elapsed();
     let t1 = Instant::now();
