@@ -83,6 +83,8 @@ struct Round {
     sysfs: BTreeMap<String, Sys>,
     /// Device nodes as `stat` saw them: path -> (major, minor).
     nodes: BTreeMap<String, (u32, u32)>,
+    /// Registered drivers of each bus that exists.
+    drivers: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Round {
@@ -111,8 +113,21 @@ impl Round {
                 (f[0].to_string(), (hex(f[2]), hex(f[3])))
             })
             .collect();
+        let drivers = section(&format!("drivers{suffix}"))
+            .lines()
+            .map(|l| {
+                let (bus, names) = l.split_once('|').expect("bus|drivers");
+                let names = names
+                    .split('/')
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                (bus.to_string(), names)
+            })
+            .collect();
         Round {
             suffix,
+            drivers,
             facts: json(&format!("capture{suffix}.json")),
             report: json(&format!("status{suffix}.json")),
             sysfs,
@@ -656,6 +671,60 @@ fn every_input_device_matches_the_kernel_s_own_view() {
             // No udev in the guest: its database is absent, which is evidence.
             assert!(i["udev"]["absent"].is_object(), "{i}");
         }
+    }
+}
+
+#[test]
+fn every_bus_device_and_driver_matches_the_kernel_s_own_view() {
+    for r in rounds() {
+        for (bus, _) in surface_check::facts::devices::BUSES {
+            let dir = format!("/sys/bus/{bus}/devices");
+            let devs = &r.facts["buses"][*bus];
+            let drivers = &r.facts["drivers"][*bus];
+            let Some(listed) = r.drivers.get(*bus) else {
+                // The bus is not registered: both listings are absent, not unknown.
+                assert!(devs["absent"].is_object(), "{bus}: {devs}");
+                assert!(drivers["absent"].is_object(), "{bus}: {drivers}");
+                continue;
+            };
+            let collected: BTreeSet<&str> = strs(ok(drivers, bus)).into_iter().collect();
+            assert_eq!(
+                collected,
+                listed.iter().map(String::as_str).collect(),
+                "{bus} drivers, round {:?}",
+                r.suffix
+            );
+            let devs = ok(devs, bus).as_array().unwrap();
+            let names: BTreeSet<&str> = devs.iter().map(|d| d["name"].as_str().unwrap()).collect();
+            assert_eq!(names, r.listed(&dir), "{bus}, round {:?}", r.suffix);
+            for d in devs {
+                let name = d["name"].as_str().unwrap();
+                let sys = r.sys(&format!("{dir}/{name}"));
+                assert_eq!(d["path"], sys.real.as_str(), "{bus} {name}");
+                assert_eq!(
+                    d["driver"].as_str().unwrap_or(""),
+                    sys.driver,
+                    "{bus} {name}"
+                );
+            }
+        }
+        // What QEMU's q35 machine shows: PCI functions with ids, ACPI devices with
+        // their _STA, platform devices.
+        let pci = r.bus("pci");
+        assert!(pci.len() >= 4, "{pci:?}");
+        for d in pci {
+            for a in ["vendor", "device", "class"] {
+                let v = d["attrs"][a].as_str().unwrap_or_else(|| panic!("{d}"));
+                assert!(v.starts_with("0x"), "{d}");
+            }
+        }
+        assert!(pci.iter().any(|d| d["attrs"]["vendor"] == "0x8086"));
+        assert!(!r.bus("acpi").is_empty());
+        assert!(
+            r.bus("platform")
+                .iter()
+                .any(|d| d["name"] == "vivid.0" && d["driver"] == "vivid")
+        );
     }
 }
 

@@ -10,7 +10,8 @@
 //!   libraries `ldd` lists, busybox, `tests/vm/init.sh` as `/init`, the kernel's
 //!   `/boot/config-<release>`, its complete `modules.*` index files, the module files
 //!   the guest loads plus those of the profile's modules the kernel has, and under
-//!   `/etc/vm/` the load lists of both rounds and the USB gadget's report descriptors.
+//!   `/etc/vm/` the load lists of both rounds, the buses surface-check reads, and the
+//!   USB gadget's report descriptors.
 //! - QEMU boots it with the Surface Book 2 13"'s SMBIOS identity and a hard timeout; the
 //!   guest prints its results to the serial console between `@@VM` marker lines.
 //!
@@ -550,6 +551,15 @@ pub fn initramfs(kernel: &Kernel, busybox: &Path, bin: &Path, uinput: &Path) -> 
     };
     c.file("etc/vm/modules", 0o644, list(&order).as_bytes());
     c.file("etc/vm/modules-base", 0o644, list(&order_base).as_bytes());
+    let buses: Vec<&str> = surface_check::facts::devices::BUSES
+        .iter()
+        .map(|(b, _)| *b)
+        .collect();
+    c.file(
+        "etc/vm/buses",
+        0o644,
+        format!("{}\n", buses.join(" ")).as_bytes(),
+    );
     c.file("etc/vm/kbd.desc", 0o644, KEYBOARD_DESC);
     c.file("etc/vm/mouse.desc", 0o644, MOUSE_DESC);
 

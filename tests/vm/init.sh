@@ -59,10 +59,17 @@ section() {
 
 # $1: suffix. The kernel's own view, for the host to hold the collectors against:
 # where each device's sysfs directory, `device` link and `driver` link resolve, its
-# hidraw nodes, and the device nodes' numbers. Then capture and status.
+# hidraw nodes, the drivers of the buses surface-check reads (/etc/vm/buses), and the
+# device nodes' numbers. Then capture and status.
 round() {
+    buses=$(cat /etc/vm/buses)
+    devices=
+    for b in $buses; do
+        devices="$devices /sys/bus/$b/devices/*"
+    done
+    # shellcheck disable=SC2086 # the globs expand here
     for l in /sys/bus/media/devices/* /sys/class/video4linux/* /sys/class/input/input* \
-        /sys/bus/usb/devices/* /sys/bus/hid/devices/* /sys/bus/platform/devices/surface_gpe; do
+        $devices; do
         [ -e "$l" ] || continue
         dev=
         drv=
@@ -73,6 +80,11 @@ round() {
         echo "$l|$(readlink -f "$l")|$dev|$drv|$raw"
     done > /tmp/sysfs
     section "sysfs$1" /tmp/sysfs
+    for b in $buses; do
+        # Driver names may hold spaces ("CHT Whiskey Cove PMIC"), never a slash.
+        [ -d "/sys/bus/$b/drivers" ] && echo "$b|$(ls "/sys/bus/$b/drivers" | tr '\n' '/')"
+    done > /tmp/drivers
+    section "drivers$1" /tmp/drivers
     stat -c '%n|%F|%t|%T' /dev/input/event* /dev/video* /dev/vbi* /dev/radio* \
         /dev/swradio* /dev/v4l-touch* /dev/media* /dev/hidraw* > /tmp/nodes 2>/dev/null
     section "nodes$1" /tmp/nodes
