@@ -101,8 +101,15 @@ for t in "${targets[@]}"; do
     new="$(comm -13 <(echo "$before") <(ls -1 "fuzz/artifacts/$t"))"
     if [[ $rc -ne 0 || -n "$new" ]]; then
         failed+=("$t")
-        echo "fuzz.sh: $t FAILED (exit $rc); last lines of $log:" >&2
-        tail -n 40 "$log" >&2
+        # From the first sign of the failure (a panic, a libFuzzer or sanitizer
+        # error, a timeout), else the end of the log.
+        first="$(grep -n -m1 -E 'panicked at|ERROR: libFuzzer|==[0-9]+==ERROR|ALARM: working on the last Unit' "$log" | cut -d: -f1 || true)"
+        echo "fuzz.sh: $t FAILED (exit $rc); from $log:" >&2
+        if [[ -n "$first" ]]; then
+            sed -n "${first},$((first + 30))p" "$log" >&2
+        else
+            tail -n 40 "$log" >&2
+        fi
         while IFS= read -r a; do
             [[ -n "$a" ]] || continue
             echo "fuzz.sh: crash artifact: fuzz/artifacts/$t/$a" >&2
