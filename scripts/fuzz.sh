@@ -78,7 +78,7 @@ if [[ " ${targets[*]} " == *" facts_json "* ]]; then
     done
 fi
 
-echo "fuzz.sh: building ${#targets[@]} targets (sanitizer: $sanitizer)"
+echo "fuzz.sh: building the fuzz targets (sanitizer: $sanitizer)"
 "${fuzz[@]}" build "${common[@]}"
 
 mkdir -p fuzz/artifacts/logs
