@@ -211,7 +211,7 @@ fn traced_ops(bin: &Path, root: &Path) -> Option<Vec<Op>> {
             "-s",
             "512",
             "-e",
-            "trace=openat2,readlinkat",
+            "trace=openat2,openat,newfstatat,readlink,readlinkat",
             "-o",
         ])
         .arg(out.path())
@@ -235,6 +235,35 @@ fn traced_ops(bin: &Path, root: &Path) -> Option<Vec<Op>> {
             .split_once(' ')
             .map_or(line, |(_, rest)| rest)
             .trim_start();
+        // The live `/` is read with plain libc calls on absolute paths (openat,
+        // newfstatat, readlink); a captured tree with openat2 relative to the root.
+        if let Some(path) = call
+            .strip_prefix("openat(AT_FDCWD, ")
+            .or_else(|| call.strip_prefix("newfstatat(AT_FDCWD, "))
+            .and_then(quoted)
+            .filter(|p| p.starts_with('/') && !p.starts_with("/proc/self/fd"))
+            // The dynamic loader's opens are process start-up, not the probe.
+            .filter(|p| !p.contains(".so") && !p.starts_with("/etc/ld.so"))
+        {
+            let p = PathBuf::from(path);
+            if call.starts_with("newfstatat(") || call.contains("O_PATH") {
+                ops.push(Op::Stat(p));
+            } else if call.contains("O_DIRECTORY") {
+                ops.push(Op::List(p));
+            } else {
+                ops.push(Op::Read(p));
+            }
+            continue;
+        }
+        if let Some(path) = call
+            .strip_prefix("readlink(")
+            .or_else(|| call.strip_prefix("readlinkat(AT_FDCWD, "))
+            .and_then(quoted)
+            .filter(|p| p.starts_with('/') && !p.starts_with("/proc/self/fd"))
+        {
+            ops.push(Op::Link(PathBuf::from(path)));
+            continue;
+        }
         if call.starts_with("openat2(") {
             let rel = quoted(call)?;
             let p = root.join(rel);
