@@ -115,6 +115,10 @@ impl Default for Limits {
     }
 }
 
+/// How often a lookup is tried again when openat2 answers EAGAIN (a concurrent
+/// rename elsewhere on the system); each try is one system call.
+const OPENAT2_RETRIES: u32 = 64;
+
 /// Stack buffer of an ordinary read: a sysfs attribute is at most a page.
 const SMALL_READ: usize = 4096;
 
@@ -330,7 +334,16 @@ impl Root {
         let how = OpenHow::new()
             .flags(flags | extra)
             .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-        openat2(self.shared.dir.as_fd(), rel, how).map_err(ReadError::from_errno)
+        // EAGAIN: a rename anywhere on the system raced a `..` step, and the kernel
+        // could not prove the walk stayed inside the root. Nothing is wrong with the
+        // path; openat2(2) says to retry.
+        let mut tries = 0;
+        loop {
+            match openat2(self.shared.dir.as_fd(), rel, how) {
+                Err(Errno::EAGAIN) if tries < OPENAT2_RETRIES => tries += 1,
+                r => return r.map_err(ReadError::from_errno),
+            }
+        }
     }
 
     /// Reads `path` whole, failing past `cap` bytes, and hands the bytes to `take`.
@@ -725,6 +738,48 @@ mod tests {
         assert_eq!(
             Root::open(t.path()).unwrap().shared.resolve,
             Resolve::InRoot
+        );
+    }
+
+    #[test]
+    fn renames_elsewhere_do_not_fail_a_dotdot_lookup() {
+        // openat2 answers EAGAIN when a rename anywhere on the system races a `..`
+        // step under RESOLVE_IN_ROOT; sysfs class links are all `../../devices/...`.
+        let (d, r) = tree();
+        std::fs::create_dir_all(d.path().join("sys/devices/v/video4linux/video0")).unwrap();
+        std::fs::create_dir_all(d.path().join("sys/class/video4linux")).unwrap();
+        std::fs::write(
+            d.path().join("sys/devices/v/video4linux/video0/name"),
+            "ipu3-cio2 0\n",
+        )
+        .unwrap();
+        symlink(
+            "../../devices/v/video4linux/video0",
+            d.path().join("sys/class/video4linux/video0"),
+        )
+        .unwrap();
+        let churn = tempfile::tempdir().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let renamer = {
+            let (dir, stop) = (churn.path().to_path_buf(), stop.clone());
+            std::thread::spawn(move || {
+                std::fs::write(dir.join("a"), "").unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    std::fs::rename(dir.join("a"), dir.join("b")).unwrap();
+                    std::fs::rename(dir.join("b"), dir.join("a")).unwrap();
+                }
+            })
+        };
+        let failures = (0..20_000)
+            .filter(|_| {
+                r.read_text("sys/class/video4linux/video0/name").as_deref() != Ok("ipu3-cio2 0")
+            })
+            .count();
+        stop.store(true, Ordering::Relaxed);
+        renamer.join().unwrap();
+        assert_eq!(
+            failures, 0,
+            "reads failed while files were renamed elsewhere"
         );
     }
 
