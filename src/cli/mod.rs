@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::checks;
-use crate::facts::{self, FACTS_VERSION, Facts};
+use crate::facts::{self, Facts};
 use crate::profiles::SURFACE_BOOK_2;
 use crate::report::Report;
 use crate::root::{Limits, Root};
@@ -192,19 +192,6 @@ pub fn load_capture(path: &Path) -> Result<Facts> {
     }
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     Facts::from_json(&bytes).with_context(|| format!("parsing {}", path.display()))
-}
-
-impl Facts {
-    /// Parses facts JSON (a capture), checking the facts version.
-    pub fn from_json(bytes: &[u8]) -> Result<Facts> {
-        let v: serde_json::Value = serde_json::from_slice(bytes).context("not JSON")?;
-        match v.get("facts_version").and_then(|x| x.as_u64()) {
-            Some(n) if n == FACTS_VERSION as u64 => {}
-            Some(n) => bail!("facts version {n}; this surface-check reads version {FACTS_VERSION}"),
-            None => bail!("no facts_version: not a surface-check capture"),
-        }
-        serde_json::from_value(v).context("not a surface-check capture")
-    }
 }
 
 /// Builds the report for `status`.

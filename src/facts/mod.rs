@@ -373,6 +373,33 @@ pub struct Generation {
     pub module_releases: Vec<String>,
 }
 
+/// Why a capture file cannot be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("not JSON: {0}")]
+    NotJson(serde_json::Error),
+    #[error("no facts_version: not a surface-check capture")]
+    NoVersion,
+    #[error("facts version {0}; this surface-check reads version {FACTS_VERSION}")]
+    Version(u64),
+    #[error("not a surface-check capture: {0}")]
+    Shape(serde_json::Error),
+}
+
+impl Facts {
+    /// Parses facts JSON (a capture written by `surface-check capture`), refusing
+    /// other facts versions.
+    pub fn from_json(bytes: &[u8]) -> Result<Facts, CaptureError> {
+        let v: serde_json::Value = serde_json::from_slice(bytes).map_err(CaptureError::NotJson)?;
+        match v.get("facts_version").and_then(|x| x.as_u64()) {
+            Some(n) if n == u64::from(FACTS_VERSION) => {}
+            Some(n) => return Err(CaptureError::Version(n)),
+            None => return Err(CaptureError::NoVersion),
+        }
+        serde_json::from_value(v).map_err(CaptureError::Shape)
+    }
+}
+
 /// Collects every fact from `root`, under the read watchdog.
 pub fn collect(root: &Root, profile: &'static Profile) -> Result<Facts, RootError> {
     let mut facts = root.run_watched(move |r| collect_unwatched(r, profile))?;
