@@ -3,7 +3,7 @@
 
 use crate::facts::{BusDevice, Fact, Facts, InputDevice, PowerSupply};
 use crate::profiles::{Driver, PciFn, Profile};
-use crate::report::{KernelSummary, Machine, Status};
+use crate::report::{KernelSummary, Machine};
 
 use super::Outcome;
 
@@ -568,9 +568,4 @@ impl MachineId {
             base_evidence: String::new(),
         }
     }
-}
-
-/// Formats a status for messages.
-pub fn st(s: Status) -> &'static str {
-    s.as_str()
 }

@@ -70,10 +70,6 @@ impl<T> Fact<T> {
         }
     }
 
-    pub fn is_absent(&self) -> bool {
-        matches!(self, Fact::Absent { .. })
-    }
-
     /// The path this fact rests on, where it failed.
     pub fn failure(&self) -> Option<(&str, Option<&str>)> {
         match self {
