@@ -52,20 +52,14 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
 
 fn san(c: &Ctx) -> Outcome {
     let b = &c.profile.battery;
-    let o = c.link_bound("platform", c.by_hid("platform", b.san_hid), &b.san, "SAN");
-    if o.status == crate::report::Status::Ok {
-        return o;
-    }
-    // SAN defers until the Surface Aggregator is up: name that link when it is down.
-    if let Some(e) = super::detach::aggregator_down(c) {
-        return Outcome::failed(
-            "SAN is not bound because the Surface Aggregator (serial0-0) is not bound: batteries report defaults",
-        )
-        .evidence_all(o.evidence)
-        .evidence(e)
-        .hint("Fix the Surface Aggregator first (see detach.ssam): load pinctrl_sunrisepoint, intel_lpss_pci and 8250_dw before surface_aggregator (in the initrd), or `echo serial0-0 > /sys/bus/serial/drivers_probe`.");
-    }
-    o
+    super::detach::aggregator_client(
+        c,
+        b.san_hid,
+        &b.san,
+        "SAN",
+        "batteries report defaults",
+        "Fix the Surface Aggregator first (see detach.ssam): load pinctrl_sunrisepoint, intel_lpss_pci and 8250_dw before surface_aggregator (in the initrd), or `echo serial0-0 > /sys/bus/serial/drivers_probe`.",
+    )
 }
 
 /// Judges one battery's values.

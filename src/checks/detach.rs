@@ -4,6 +4,8 @@
 use super::ctx::{Ctx, Has, Look, why};
 use super::{CheckDef, Outcome, SubsystemDef};
 use crate::facts::Fact;
+use crate::profiles::Driver;
+use crate::report::Status;
 use crate::root::NodeKind;
 
 pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
@@ -103,20 +105,51 @@ fn ssam(c: &Ctx) -> Outcome {
     }
 }
 
-/// Evidence that the Surface Aggregator is down: its serial device is missing or not
-/// bound to its driver. `None` when it is up or cannot be told. Every aggregator
-/// client (SAN, DTX, the platform hub) defers its probe until it is up, so while it
-/// is down they stay unbound without a probe failure of their own.
-pub(super) fn aggregator_down(c: &Ctx) -> Option<String> {
+/// The Surface Aggregator's device name and the evidence that it is down (its serial
+/// device missing or not bound to its driver). `None` when it is up or cannot be told.
+fn aggregator_down(c: &Ctx) -> Option<(String, String)> {
     let d = &c.profile.detach;
     match c.ssam_device() {
         Look::Found(x) if x.driver.as_deref() == Some(d.ssam.driver) => None,
-        Look::Found(x) => Some(format!(
-            "/sys/bus/serial/devices/{}/driver: not {}",
-            x.name, d.ssam.driver
+        Look::Found(x) => Some((
+            x.name.clone(),
+            format!(
+                "/sys/bus/serial/devices/{}/driver: not {}",
+                x.name, d.ssam.driver
+            ),
         )),
-        Look::Missing(m) => Some(format!("{m}: no {}", d.ssam_serdev)),
+        Look::Missing(m) => Some((
+            d.ssam_serdev.to_string(),
+            format!("{m}: no {}", d.ssam_serdev),
+        )),
         Look::Unknown(_) => None,
+    }
+}
+
+/// Link "an aggregator client is bound" for a platform device (SAN, the platform
+/// hub). Clients defer their probe until the aggregator is up, so while it is down
+/// they stay unbound without a failure of their own: the aggregator is the cause,
+/// named with what it takes down (`consequence`) and how to fix it (`hint`).
+pub(super) fn aggregator_client(
+    c: &Ctx,
+    hid: &str,
+    driver: &Driver,
+    what: &str,
+    consequence: &str,
+    hint: &str,
+) -> Outcome {
+    let o = c.link_bound("platform", c.by_hid("platform", hid), driver, what);
+    if o.status == Status::Ok {
+        return o;
+    }
+    match aggregator_down(c) {
+        Some((name, e)) => Outcome::failed(format!(
+            "{what} is not bound because the Surface Aggregator ({name}) is not bound: {consequence}"
+        ))
+        .evidence_all(o.evidence)
+        .evidence(e)
+        .hint(hint),
+        None => o,
     }
 }
 

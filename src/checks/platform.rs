@@ -32,25 +32,14 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
 
 fn hub(c: &Ctx) -> Outcome {
     let p = &c.profile.platform;
-    let o = c.link_bound(
-        "platform",
-        c.by_hid("platform", p.hub_hid),
+    super::detach::aggregator_client(
+        c,
+        p.hub_hid,
         &p.hub,
-        "platform hub",
-    );
-    if o.status == crate::report::Status::Ok {
-        return o;
-    }
-    // The hub defers until the Surface Aggregator is up: name that link when it is down.
-    if let Some(e) = super::detach::aggregator_down(c) {
-        return Outcome::failed(
-            "the platform hub is not bound because the Surface Aggregator (serial0-0) is not bound: no platform profile",
-        )
-        .evidence_all(o.evidence)
-        .evidence(e)
-        .hint("Fix the Surface Aggregator first (see detach.ssam); the hub binds once it is up.");
-    }
-    o
+        "the platform hub",
+        "no platform profile",
+        "Fix the Surface Aggregator first (see detach.ssam); the hub binds once it is up.",
+    )
 }
 
 fn profile(c: &Ctx) -> Outcome {
