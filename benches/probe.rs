@@ -200,20 +200,14 @@ fn quoted(line: &str) -> Option<&str> {
     Some(&line[start..start + len])
 }
 
-/// The lookups of one CLI run on `root`, from `strace -f`: every `openat2` and
-/// `readlinkat`, root-relative, in order. `None` when strace is not available.
-fn traced_ops(bin: &Path, root: &Path) -> Option<Vec<Op>> {
+/// strace's output for one CLI run (`status --local --root ROOT --json`) with
+/// `opts`; `None` when strace is not available or the run did not exit 0 or 1
+/// (1: something degraded, as on a live machine that is not a Surface).
+fn strace_cli(opts: &[&str], bin: &Path, root: &Path) -> Option<String> {
     let out = tempfile::NamedTempFile::new().ok()?;
     let st = command("strace")
-        .args([
-            "-f",
-            "-qq",
-            "-s",
-            "512",
-            "-e",
-            "trace=openat2,openat,newfstatat,readlink,readlinkat",
-            "-o",
-        ])
+        .args(opts)
+        .arg("-o")
         .arg(out.path())
         .arg(bin)
         .args(["status", "--local", "--root"])
@@ -223,11 +217,28 @@ fn traced_ops(bin: &Path, root: &Path) -> Option<Vec<Op>> {
         .stderr(Stdio::null())
         .status()
         .ok()?;
-    // 0: healthy, 1: something degraded (the live machine is not a Surface).
     if !matches!(st.code(), Some(0 | 1)) {
         return None;
     }
-    let text = std::fs::read_to_string(out.path()).ok()?;
+    std::fs::read_to_string(out.path()).ok()
+}
+
+/// The lookups of one CLI run on `root`, from `strace -f`, in order: `openat2` and
+/// `readlinkat` relative to a captured tree, or the plain `openat`, `newfstatat` and
+/// `readlink` calls the live `/` is read with. `None` when strace is not available.
+fn traced_ops(bin: &Path, root: &Path) -> Option<Vec<Op>> {
+    let text = strace_cli(
+        &[
+            "-f",
+            "-qq",
+            "-s",
+            "512",
+            "-e",
+            "trace=openat2,openat,newfstatat,readlink,readlinkat",
+        ],
+        bin,
+        root,
+    )?;
     let mut ops = Vec::new();
     let mut last_parent: Option<String> = None;
     for line in text.lines() {
@@ -300,19 +311,7 @@ fn replay(ops: &[Op]) {
 
 /// Syscall counts of one CLI run, from `strace -c -f`: (total, openat2, read).
 fn syscall_counts(bin: &Path, root: &Path) -> Option<(u64, u64, u64)> {
-    let out = tempfile::NamedTempFile::new().ok()?;
-    command("strace")
-        .args(["-f", "-c", "-o"])
-        .arg(out.path())
-        .arg(bin)
-        .args(["status", "--local", "--root"])
-        .arg(root)
-        .arg("--json")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .ok()?;
-    let text = std::fs::read_to_string(out.path()).ok()?;
+    let text = strace_cli(&["-f", "-c"], bin, root)?;
     let calls = |name: &str| -> Option<u64> {
         text.lines().find_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
