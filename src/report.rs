@@ -111,6 +111,10 @@ pub struct SubsystemReport {
     /// The check that decided the status (the first broken link), if any.
     pub decided_by: Option<String>,
     pub hint: Option<String>,
+    /// Advice from the subsystem's checks that changes no status, each prefixed by
+    /// its check id (`touch.stack: ...`).
+    #[serde(default)]
+    pub notices: Vec<String>,
     pub checks: Vec<CheckResult>,
 }
 
@@ -123,6 +127,11 @@ pub struct CheckResult {
     pub hint: Option<String>,
     /// Paths and facts the verdict rests on.
     pub evidence: Vec<String>,
+    /// Advice that changes no status: an older but working stack, an optional
+    /// service missing while the hardware works, an unverified expectation not met,
+    /// an upstream fact missing where a later link proves it worked.
+    #[serde(default)]
+    pub notices: Vec<String>,
 }
 
 impl Report {

@@ -48,6 +48,8 @@ pub enum ReadError {
     IsADirectory,
     #[error("too many entries (cap {limit})")]
     TooManyEntries { limit: usize },
+    #[error("a device node in a tree that is not the live system is never opened")]
+    NotLive,
     #[error("{0}")]
     Io(String),
 }
@@ -258,6 +260,11 @@ impl Root {
             .expect("fresh root is unshared")
             .shuffle_seed = Some(seed);
         Ok(r)
+    }
+
+    /// Whether this root is the live `/` (device nodes are real and may be opened).
+    pub fn is_live(&self) -> bool {
+        self.shared.resolve == Resolve::Host
     }
 
     pub fn base(&self) -> &Path {
@@ -503,6 +510,9 @@ impl Root {
         path: &str,
         f: impl FnOnce(&std::fs::File) -> T,
     ) -> Result<T, ReadError> {
+        if !self.is_live() {
+            return Err(ReadError::NotLive);
+        }
         let rel = Self::rel(path);
         let _g = self.begin(rel)?;
         let fd = self.open_in_root(rel, OFlag::O_RDONLY | OFlag::O_NONBLOCK)?;

@@ -1,7 +1,8 @@
 //! What every check needs to ask of the facts: the machine, the base, the kernel's
 //! drivers, devices and their bindings. Pure lookups, no I/O.
 
-use crate::facts::{BusDevice, Fact, Facts, InputDevice, PowerSupply};
+use crate::facts::{BusDevice, Fact, Facts, InputDevice, KernelLog, PowerSupply};
+use crate::root::NodeKind;
 use crate::profiles::{Driver, PciFn, Profile};
 use crate::report::{KernelSummary, Machine};
 
@@ -17,10 +18,19 @@ pub enum Look<T> {
     Unknown(String),
 }
 
+/// Whether the facts show the profile's model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity {
+    Profile,
+    Other,
+    /// The evidence cannot be read or conflicts.
+    Unknown,
+}
+
 /// Which machine this is.
 #[derive(Debug, Clone)]
 pub struct MachineId {
-    pub is_profile: bool,
+    pub identity: Identity,
     pub model: &'static str,
     pub source: &'static str,
     pub evidence: String,
@@ -34,6 +44,17 @@ pub enum Base {
     Attached,
     Detached,
     Unknown,
+}
+
+/// A device node as judged by [`Ctx::node`].
+#[derive(Debug)]
+pub enum NodeSeen {
+    /// The node is there (live root) or sysfs says the device exists (captured tree).
+    Ok(String),
+    Missing(String),
+    /// The path exists but is not a device node (live root only).
+    Wrong(String),
+    Unknown(String),
 }
 
 /// Whether the running kernel has a driver, and how.
@@ -79,13 +100,7 @@ impl<'a> Ctx<'a> {
         let mut ctx = Ctx {
             facts,
             profile,
-            machine: MachineId {
-                is_profile: false,
-                model: "other",
-                source: "unknown",
-                evidence: String::new(),
-                variant: None,
-            },
+            machine: MachineId::unknown(String::new()),
             base: (Base::Unknown, String::new()),
         };
         ctx.machine = ctx.identify();
@@ -93,55 +108,123 @@ impl<'a> Ctx<'a> {
         ctx
     }
 
+    /// Which machine this is, from every piece of evidence: DMI product, board and
+    /// SKU, the IPTS HID product id, and the model's own ACPI ids. One unreadable or
+    /// garbled file does not decide; evidence that conflicts gives `unknown`.
     fn identify(&self) -> MachineId {
         let p = self.profile;
         let dmi = &self.facts.dmi;
-        let product = fact_str(&dmi.product_name);
-        let vendor = fact_str(&dmi.sys_vendor);
-        let is_profile = product == Some(p.dmi_product) && vendor == Some(p.dmi_vendor);
-        if !is_profile {
-            let (source, evidence) = match (vendor, product) {
-                (Some(v), Some(n)) => ("dmi", format!("/sys/class/dmi/id: {v} {n}")),
-                _ => ("unknown", why(&dmi.product_name)),
-            };
+        // A DMI string counts only when it reads as text a firmware would write.
+        let clean = |f: &'a Fact<String>| {
+            fact_str(f).filter(|s| {
+                !s.is_empty() && s.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+            })
+        };
+        let vendor = clean(&dmi.sys_vendor);
+        let product = clean(&dmi.product_name);
+        let board = clean(&dmi.board_name);
+        let sku = clean(&dmi.product_sku);
+
+        let mut yes: Vec<String> = Vec::new();
+        let mut no: Vec<String> = Vec::new();
+        match vendor {
+            Some(v) if v == p.dmi_vendor => {}
+            Some(v) => no.push(format!("/sys/class/dmi/id/sys_vendor: {v}")),
+            None => {}
+        }
+        match product {
+            Some(n) if n == p.dmi_product => {
+                yes.push(format!("/sys/class/dmi/id/product_name: {n}"))
+            }
+            Some(n) => no.push(format!("/sys/class/dmi/id/product_name: {n}")),
+            None => {}
+        }
+        match board {
+            Some(n) if n == p.dmi_board => yes.push(format!("/sys/class/dmi/id/board_name: {n}")),
+            Some(n) => no.push(format!("/sys/class/dmi/id/board_name: {n}")),
+            None => {}
+        }
+        let sku_variant = sku.and_then(|s| p.variants.iter().position(|v| v.dmi_sku == s));
+        if let (Some(s), Some(_)) = (sku, sku_variant) {
+            yes.push(format!("/sys/class/dmi/id/product_sku: {s}"));
+        }
+        let hid_variant = match self.ipts_hid() {
+            Look::Found(hid) => crate::facts::parse::hid_name(&hid.name).and_then(|(_, _, pid)| {
+                p.variants
+                    .iter()
+                    .position(|v| v.ipts_product == pid)
+                    .map(|i| (i, hid))
+            }),
+            _ => None,
+        };
+        if let Some((_, hid)) = hid_variant {
+            yes.push(format!("/sys/bus/hid/devices/{}", hid.name));
+        }
+        for id in p.model_acpi_ids {
+            if let Look::Found(d) = self.by_hid("acpi", id) {
+                yes.push(format!("/sys/bus/acpi/devices/{}", d.name));
+            }
+        }
+
+        let unreadable = || {
+            [
+                &dmi.sys_vendor,
+                &dmi.product_name,
+                &dmi.board_name,
+                &dmi.product_sku,
+            ]
+            .iter()
+            .filter(|f| clean(f).is_none())
+            .map(|f| match f {
+                Fact::Ok(v) => format!("{}: not text ({:?})", "/sys/class/dmi/id", v.chars().take(16).collect::<String>()),
+                f => why(f),
+            })
+            .collect::<Vec<_>>()
+        };
+        if yes.is_empty() {
+            if no.is_empty() {
+                let mut ev = unreadable();
+                ev.insert(0, "no DMI or device evidence of any model".into());
+                return MachineId::unknown(ev.join("; "));
+            }
             return MachineId {
-                is_profile: false,
+                identity: Identity::Other,
                 model: "other",
-                source,
-                evidence,
+                source: "dmi",
+                evidence: no.join("; "),
                 variant: None,
             };
         }
-        // The IPTS HID product id is the most reliable size marker, then the SKU.
-        if let Look::Found(hid) = self.ipts_hid()
-            && let Some((_, _, product)) = crate::facts::parse::hid_name(&hid.name)
-            && let Some(i) = p.variants.iter().position(|v| v.ipts_product == product)
-        {
-            return MachineId {
-                is_profile,
-                model: p.variants[i].model,
-                source: "ipts-hid",
-                evidence: format!("/sys/bus/hid/devices/{}", hid.name),
-                variant: Some(i),
-            };
+        if !no.is_empty() {
+            return MachineId::unknown(format!(
+                "the evidence conflicts: {} but {}",
+                yes.join(", "),
+                no.join(", ")
+            ));
         }
-        if let Some(sku) = fact_str(&dmi.product_sku)
-            && let Some(i) = p.variants.iter().position(|v| v.dmi_sku == sku)
-        {
-            return MachineId {
-                is_profile,
-                model: p.variants[i].model,
-                source: "dmi-sku",
-                evidence: format!("/sys/class/dmi/id/product_sku: {sku}"),
-                variant: Some(i),
-            };
-        }
+        // The size: the IPTS HID product id, then the SKU; when both are known they
+        // must agree.
+        let (variant, source) = match (hid_variant.map(|(i, _)| i), sku_variant) {
+            (Some(a), Some(b)) if a != b => {
+                return MachineId::unknown(format!(
+                    "the size evidence conflicts: {} says {}, the SKU {}",
+                    hid_variant.map(|(_, h)| h.name.as_str()).unwrap_or_default(),
+                    p.variants[a].model,
+                    p.variants[b].model
+                ));
+            }
+            (Some(a), _) => (Some(a), "ipts-hid"),
+            (None, Some(b)) => (Some(b), "dmi-sku"),
+            (None, None) => (None, if product.is_some() { "dmi-product" } else { "devices" }),
+        };
+        let mut evidence = yes;
+        evidence.extend(unreadable());
         MachineId {
-            is_profile,
-            model: p.variants[0].model,
-            source: "dmi-product",
-            evidence: format!("/sys/class/dmi/id/product_name: {}", p.dmi_product),
-            variant: None,
+            identity: Identity::Profile,
+            model: variant.map_or(p.variants[0].model, |i| p.variants[i].model),
+            source,
+            evidence: evidence.join("; "),
+            variant,
         }
     }
 
@@ -468,11 +551,17 @@ impl<'a> Ctx<'a> {
             Has::Module(e) => {
                 Outcome::ok(format!("{what}: module {} is available", d.module)).evidence(e)
             }
-            Has::No(e) => Outcome::failed(format!(
-                "{what}: the running kernel has no {} driver (CONFIG_{})",
-                d.module, d.config
-            ))
-            .evidence(e),
+            Has::No(e) => {
+                let o = Outcome::failed(format!(
+                    "{what}: the running kernel has no {} driver (CONFIG_{})",
+                    d.module, d.config
+                ))
+                .evidence(e);
+                match self.provide_fix(d) {
+                    Some(h) => o.hint(h),
+                    None => o,
+                }
+            }
             Has::Unknown(e) => Outcome::unknown(format!(
                 "{what}: cannot tell whether the kernel has {}",
                 d.module
@@ -512,11 +601,17 @@ impl<'a> Ctx<'a> {
     /// it is loaded and its probe failed.
     pub fn unbound(&self, bus: &str, dev: &BusDevice, d: &Driver, what: &str) -> Outcome {
         match self.kernel_has(d) {
-            Has::No(e) => Outcome::failed(format!(
-                "{what}: {} has no driver; the kernel lacks {} (CONFIG_{})",
-                dev.name, d.module, d.config
-            ))
-            .evidence(e),
+            Has::No(e) => {
+                let o = Outcome::failed(format!(
+                    "{what}: {} has no driver; the kernel lacks {} (CONFIG_{})",
+                    dev.name, d.module, d.config
+                ))
+                .evidence(e);
+                match self.provide_fix(d) {
+                    Some(h) => o.hint(h),
+                    None => o,
+                }
+            }
             has => {
                 let registered = self.driver_registered(bus, d.driver);
                 match (registered, self.loaded(d.module), has) {
@@ -525,6 +620,7 @@ impl<'a> Ctx<'a> {
                         d.driver, dev.name
                     ))
                     .evidence(format!("/sys/bus/{bus}/drivers/{}", d.driver))
+                    .evidence_all(self.log_lines(&[dev.name.trim_start_matches("i2c-"), "fail"]))
                     .hint(format!(
                         "See `journalctl -k -b | grep -i {}`; rebind with `echo {} > /sys/bus/{bus}/drivers_probe` or reload the module.",
                         d.module, dev.name
@@ -541,6 +637,118 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    // ---- device nodes ------------------------------------------------------------
+
+    /// Whether the facts came from the live `/`, where device nodes are real.
+    pub fn live(&self) -> bool {
+        self.facts.source.live
+    }
+
+    /// Judges a device node that sysfs says exists (`sysfs`: the evidence for that).
+    /// On the live root the node must be a character device; in a captured or
+    /// copied tree, whose `/dev` may hold plain files or nothing, sysfs decides and
+    /// the node itself is not judged.
+    pub fn node(&self, dev_path: &str, node: &Fact<NodeKind>, sysfs: &str) -> NodeSeen {
+        if !self.live() {
+            return NodeSeen::Ok(format!(
+                "{sysfs} (a captured tree: sysfs decides, {dev_path} is not judged)"
+            ));
+        }
+        match node {
+            Fact::Ok(NodeKind::CharDevice { major, minor }) => {
+                NodeSeen::Ok(format!("{dev_path}: character device {major}:{minor}"))
+            }
+            Fact::Ok(other) => NodeSeen::Wrong(format!("{dev_path}: {other:?}, not a device node")),
+            Fact::Absent { .. } => NodeSeen::Missing(format!("{dev_path}: not found")),
+            f => NodeSeen::Unknown(why(f)),
+        }
+    }
+
+    // ---- the kernel log ----------------------------------------------------------
+
+    /// The kernel log of this boot, when it was read.
+    pub fn log(&self) -> Option<&'a KernelLog> {
+        self.facts.kernel_log.ok()
+    }
+
+    /// Kernel messages containing every one of `needles`, as evidence lines.
+    pub fn log_lines(&self, needles: &[&str]) -> Vec<String> {
+        self.log()
+            .map(|l| {
+                l.lines
+                    .iter()
+                    .filter(|x| needles.iter().all(|n| x.contains(n)))
+                    .map(|x| format!("kernel log: {x}"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether the log shows a message containing every one of `needles`: `Some(true)`
+    /// when it does, `Some(false)` only when the log reaches back to boot and lacks
+    /// it, `None` when the log cannot tell.
+    pub fn log_shows(&self, needles: &[&str]) -> Option<bool> {
+        let l = self.log()?;
+        if !self.log_lines(needles).is_empty() {
+            Some(true)
+        } else if l.from_boot {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    // ---- fixes that fit this kernel ----------------------------------------------
+
+    /// What to do so that the kernel provides `d`, chosen from this kernel's config,
+    /// module tree and loaded modules: never "enable" a set option, never "load" a
+    /// built-in or loaded module. `None` when the kernel already provides it.
+    pub fn provide_fix(&self, d: &Driver) -> Option<String> {
+        match self.kernel_has(d) {
+            Has::Builtin(_) => None,
+            Has::Module(_) if self.loaded(d.module) == Some(true) => None,
+            Has::Module(_) => Some(format!("Load the module: `modprobe {}`.", d.module)),
+            Has::No(e) if self.config(d.config) == Some("m") => Some(format!(
+                "The kernel is built with CONFIG_{}=m but its module is not installed ({e}): reinstall this kernel's modules{}.",
+                d.config,
+                if self.facts.os.is_nixos {
+                    " (NixOS: rebuild and boot the new generation)"
+                } else {
+                    ""
+                }
+            )),
+            Has::No(_) if self.config(d.config).is_some() => Some(format!(
+                "Use a kernel built with CONFIG_{} (=m or =y){}.",
+                d.config,
+                self.surface_kernel_hint()
+            )),
+            Has::No(_) | Has::Unknown(_) => Some(format!(
+                "Make sure the kernel has CONFIG_{} and module {} (this kernel's config cannot be read){}.",
+                d.config,
+                d.module,
+                self.surface_kernel_hint()
+            )),
+        }
+    }
+
+    fn surface_kernel_hint(&self) -> &'static str {
+        if self.facts.os.is_nixos {
+            ": nixos-hardware's microsoft-surface kernel has it"
+        } else {
+            ": linux-surface kernels have it"
+        }
+    }
+
+    /// Of `options`, those this kernel's config shows unset; all of them when the
+    /// config cannot be read (then the fix says so).
+    pub fn unset_options<'o>(&self, options: &[&'o str]) -> Vec<&'o str> {
+        options
+            .iter()
+            .filter(|o| matches!(self.config(o), Some("") | None))
+            .copied()
+            .collect()
+    }
+
     pub fn has_dgpu_expected(&self) -> Option<bool> {
         self.machine
             .variant
@@ -549,6 +757,20 @@ impl<'a> Ctx<'a> {
 }
 
 impl MachineId {
+    fn unknown(evidence: String) -> MachineId {
+        MachineId {
+            identity: Identity::Unknown,
+            model: "unknown",
+            source: "unknown",
+            evidence,
+            variant: None,
+        }
+    }
+
+    pub fn is_profile(&self) -> bool {
+        self.identity == Identity::Profile
+    }
+
     pub fn report(&self, facts: &Facts) -> Machine {
         let os = facts
             .os

@@ -31,6 +31,41 @@ pub struct SubsystemDef {
     pub checks: &'static [CheckDef],
 }
 
+/// How well a fact of the hardware reference (`docs/hardware.md`) is established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Tag {
+    /// [U]: a hypothesis.
+    Unverified,
+    /// [I]: inferred from cited sources.
+    Inferred,
+    /// [V]: read in a cited source or a real machine's log.
+    Verified,
+}
+
+impl Tag {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tag::Verified => "V",
+            Tag::Inferred => "I",
+            Tag::Unverified => "U",
+        }
+    }
+}
+
+/// One reference fact a check's failing verdict rests on.
+pub struct Basis {
+    /// The fact, as the reference states it.
+    pub fact: &'static str,
+    pub tag: Tag,
+    /// Where it is established (a section of `docs/hardware.md`, a real record).
+    pub source: &'static str,
+}
+
+/// Shorthand for a [`Basis`] in the registry.
+pub const fn fact(tag: Tag, fact: &'static str, source: &'static str) -> Basis {
+    Basis { fact, tag, source }
+}
+
 /// One declared check.
 pub struct CheckDef {
     /// Stable id, `<subsystem>.<name>`.
@@ -44,7 +79,32 @@ pub struct CheckDef {
     pub fix: &'static str,
     /// Checks that must be ok for this one to be meaningful.
     pub requires: &'static [&'static str],
+    /// The reference facts a `failed` or `degraded` verdict of this check rests on.
+    /// A check with any fact weaker than [`Tag::Verified`] never fails: its unmet
+    /// expectation is a notice (enforced by [`diagnose`]).
+    pub basis: &'static [Basis],
+    /// The later links that prove this one worked when its own fact is missing.
+    pub proven_by: &'static str,
+    /// What a captured or copied tree (not the live `/`) can and cannot show.
+    pub captured: &'static str,
     pub run: fn(&Ctx) -> Outcome,
+}
+
+impl CheckDef {
+    /// The weakest tag among the facts this check's failure rests on.
+    pub fn weakest(&self) -> Tag {
+        self.basis
+            .iter()
+            .map(|b| b.tag)
+            .min()
+            .unwrap_or(Tag::Unverified)
+    }
+
+    /// Whether this check may return `failed` or `degraded`: only when every fact
+    /// it rests on is verified.
+    pub fn may_fail(&self) -> bool {
+        self.weakest() == Tag::Verified
+    }
 }
 
 /// The result of running one check.
@@ -55,6 +115,8 @@ pub struct Outcome {
     pub evidence: Vec<String>,
     /// A hint specific to this outcome; otherwise the check's `fix` is used.
     pub hint: Option<String>,
+    /// Advice that changes no status.
+    pub notices: Vec<String>,
 }
 
 impl Outcome {
@@ -64,6 +126,7 @@ impl Outcome {
             summary: summary.into(),
             evidence: Vec::new(),
             hint: None,
+            notices: Vec::new(),
         }
     }
     pub fn ok(summary: impl Into<String>) -> Outcome {
@@ -92,6 +155,22 @@ impl Outcome {
     pub fn hint(mut self, h: impl Into<String>) -> Outcome {
         self.hint = Some(h.into());
         self
+    }
+    pub fn notice(mut self, n: impl Into<String>) -> Outcome {
+        self.notices.push(n.into());
+        self
+    }
+    /// This outcome as a notice on an `ok` verdict: for an expectation that a later
+    /// link proves, or that rests on an unverified fact. `summary` says what works.
+    pub fn as_notice(self, summary: impl Into<String>) -> Outcome {
+        let mut n = self.summary;
+        if let Some(h) = self.hint {
+            n.push_str(&format!(" ({h})"));
+        }
+        let mut o = Outcome::ok(summary).evidence_all(self.evidence);
+        o.notices.push(n);
+        o.notices.extend(self.notices);
+        o
     }
 }
 
@@ -127,9 +206,15 @@ pub fn diagnose(facts: &Facts, profile: &Profile, source: &str) -> Report {
     for sub in REGISTRY {
         let mut results: Vec<CheckResult> = Vec::new();
         for check in sub.checks {
-            let outcome = if !ctx.machine.is_profile {
+            let outcome = if ctx.machine.identity == ctx::Identity::Other {
                 Outcome::absent(format!("not a {}", profile.name))
                     .evidence(ctx.machine.evidence.clone())
+            } else if ctx.machine.identity == ctx::Identity::Unknown {
+                Outcome::unknown(format!(
+                    "cannot tell whether this machine is a {}",
+                    profile.name
+                ))
+                .evidence(ctx.machine.evidence.clone())
             } else if let Some(blocker) = check.requires.iter().find_map(|req| {
                 results
                     .iter()
@@ -147,6 +232,26 @@ pub fn diagnose(facts: &Facts, profile: &Profile, source: &str) -> Report {
             } else {
                 (check.run)(&ctx)
             };
+            let outcome = if outcome.status.is_problem() && !check.may_fail() {
+                tracing::debug!(check = check.id, "unverified expectation not met: notice");
+                let what = format!(
+                    "{} (an unverified expectation, so a notice, not a {}: {})",
+                    outcome.summary,
+                    outcome.status,
+                    check
+                        .basis
+                        .iter()
+                        .filter(|b| b.tag != Tag::Verified)
+                        .map(|b| format!("[{}] {}", b.tag.as_str(), b.fact))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                );
+                let mut o = outcome;
+                o.summary = what;
+                o.as_notice(format!("{}: not confirmed", check.title))
+            } else {
+                outcome
+            };
             let hint = match outcome.status {
                 Status::Ok | Status::Absent => outcome.hint,
                 _ => Some(outcome.hint.unwrap_or_else(|| check.fix.to_string())),
@@ -162,6 +267,7 @@ pub fn diagnose(facts: &Facts, profile: &Profile, source: &str) -> Report {
                 summary: outcome.summary,
                 hint,
                 evidence: outcome.evidence,
+                notices: outcome.notices,
             });
         }
         subsystems.push(summarize(sub, results));
@@ -207,6 +313,10 @@ fn summarize(sub: &SubsystemDef, checks: Vec<CheckResult>) -> SubsystemReport {
         (_, Some(c)) => (c.summary.clone(), Some(c.id.clone()), c.hint.clone()),
         (_, None) => ("no checks".to_string(), None, None),
     };
+    let notices = checks
+        .iter()
+        .flat_map(|c| c.notices.iter().map(move |n| format!("{}: {n}", c.id)))
+        .collect();
     SubsystemReport {
         id: sub.id.to_string(),
         title: sub.title.to_string(),
@@ -214,6 +324,7 @@ fn summarize(sub: &SubsystemDef, checks: Vec<CheckResult>) -> SubsystemReport {
         summary,
         decided_by,
         hint,
+        notices,
         checks,
     }
 }

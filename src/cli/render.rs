@@ -44,6 +44,7 @@ pub fn human(r: &Report, color: bool, verbose: bool) -> String {
     let model = match m.model.as_str() {
         "surface-book-2-13" => "Surface Book 2 13.5\"",
         "surface-book-2-15" => "Surface Book 2 15\"",
+        "unknown" => "model unknown",
         _ => "not a Surface Book 2",
     };
     let model = if m.model_source == "dmi-product" {
@@ -69,6 +70,19 @@ pub fn human(r: &Report, color: bool, verbose: bool) -> String {
             o,
             "{}",
             dim(&format!("nothing to check: {}", m.model_evidence), color)
+        );
+    } else if m.model == "unknown" {
+        let _ = writeln!(
+            o,
+            "{}",
+            paint(
+                &format!(
+                    "cannot tell whether this is a Surface Book 2: {}",
+                    m.model_evidence
+                ),
+                Status::Unknown,
+                color
+            )
         );
     } else if m.base != "attached" {
         let _ = writeln!(
@@ -101,6 +115,11 @@ pub fn human(r: &Report, color: bool, verbose: bool) -> String {
             if let Some(h) = &c.hint {
                 let _ = writeln!(o, "{pad}fix: {h}");
             }
+        }
+        // Notices change no status; shown always, as advice.
+        let pad = " ".repeat(width + 4);
+        for n in &s.notices {
+            let _ = writeln!(o, "{pad}{}", dim(&format!("note: {n}"), color));
         }
         if verbose {
             for c in &s.checks {

@@ -115,8 +115,37 @@ pub struct Facts {
     pub firmware: Firmware,
     pub services: Services,
     pub nixos: Option<NixOs>,
+    /// The current boot's kernel messages that matter to the profile.
+    #[serde(default = "KernelLog::not_collected")]
+    pub kernel_log: Fact<KernelLog>,
     /// Paths whose reads hung and were cut off during this collection.
     pub hung_paths: Vec<String>,
+}
+
+/// The kernel messages of the current boot that the profile's checks look for
+/// (probe errors, firmware loads, sensor counts, patch fingerprints), in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelLog {
+    /// Where the messages were read: `/dev/kmsg`, `journal`, or a `--dmesg` file.
+    pub source: String,
+    /// Whether the log reaches back to the kernel's first message (`Linux version`):
+    /// when it does not (the ring buffer wrapped, or the file is an excerpt), a line
+    /// that is not there proves nothing.
+    pub from_boot: bool,
+    /// Messages read in all.
+    pub total: u64,
+    /// The matching messages, text only (no timestamp or priority), in log order.
+    pub lines: Vec<String>,
+}
+
+impl KernelLog {
+    /// The fact for facts that predate the kernel log (older captures).
+    pub fn not_collected() -> Fact<KernelLog> {
+        Fact::Unknown {
+            path: "kernel log".into(),
+            reason: "not collected".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,6 +156,11 @@ pub struct Source {
     pub collector: String,
     /// Whether identifying values were redacted (`capture`).
     pub redacted: bool,
+    /// Whether the root was the live `/`: only there are device nodes real and
+    /// opened. A captured or copied tree is data (its `/dev` may hold plain files or
+    /// nothing), so a device exists there when sysfs and the udev database say so.
+    #[serde(default)]
+    pub live: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -418,6 +452,7 @@ pub fn collect_unwatched(root: &Root, profile: &Profile) -> Facts {
             root: root.base().display().to_string(),
             collector: format!("surface-check {}", env!("CARGO_PKG_VERSION")),
             redacted: false,
+            live: root.is_live(),
         },
         dmi: kernel::dmi(root),
         os,
@@ -437,6 +472,7 @@ pub fn collect_unwatched(root: &Root, profile: &Profile) -> Facts {
         firmware: firmware::collect(root, release.as_deref(), profile),
         services: services::collect(root, profile),
         nixos,
+        kernel_log: KernelLog::not_collected(),
         hung_paths: Vec::new(),
     }
 }

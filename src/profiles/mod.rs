@@ -162,6 +162,10 @@ pub struct Profile {
     pub name: &'static str,
     pub dmi_vendor: &'static str,
     pub dmi_product: &'static str,
+    /// DMI `board_name` of the model.
+    pub dmi_board: &'static str,
+    /// ACPI ids that only this model has (evidence of the model when DMI cannot be read).
+    pub model_acpi_ids: &'static [&'static str],
     pub variants: &'static [Variant],
     pub patches: Patches,
     pub touch: Touch,

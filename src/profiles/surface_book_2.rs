@@ -9,6 +9,11 @@ pub static SURFACE_BOOK_2: Profile = Profile {
     // §6 DMI.
     dmi_vendor: "Microsoft Corporation",
     dmi_product: "Surface Book 2",
+    // §6: board name "Surface Book 2" in every linuxhw DMI dump read.
+    dmi_board: "Surface Book 2",
+    // §1.1: MSHW0107 is the SB2's WSID entry in the aggregator registry; §1.3: the
+    // MSHW0133 DTX platform device exists on the SB2 only (the SB3 uses SSAM).
+    model_acpi_ids: &["MSHW0107", "MSHW0133"],
     // §6 DMI SKUs (Microsoft SKU reference) and §0 IPTS product ids (iptsd presets).
     variants: &[
         Variant {
