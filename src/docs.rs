@@ -24,6 +24,24 @@ pub fn explain(id: &str) -> Option<String> {
             c.requires.join(", ")
         );
     }
+    let _ = writeln!(
+        o,
+        "\nRests on (hardware reference, [V] verified, [I] inferred, [U] unverified):"
+    );
+    for b in c.basis {
+        let _ = writeln!(o, "  [{}] {} ({})", b.tag.as_str(), b.fact, b.source);
+    }
+    let _ = writeln!(
+        o,
+        "  {}",
+        if c.may_fail() {
+            "Every fact is verified: this check can fail."
+        } else {
+            "A fact is not verified: an unmet expectation is a notice, never failed or degraded."
+        }
+    );
+    let _ = writeln!(o, "\nProven by later links:\n  {}", c.proven_by);
+    let _ = writeln!(o, "\nIn a captured tree:\n  {}", c.captured);
     Some(o)
 }
 
@@ -50,6 +68,14 @@ pub fn checks_json() -> serde_json::Value {
                     "rationale": c.rationale,
                     "fix": c.fix,
                     "requires": c.requires,
+                    "basis": c.basis.iter().map(|b| serde_json::json!({
+                        "fact": b.fact,
+                        "tag": b.tag.as_str(),
+                        "source": b.source,
+                    })).collect::<Vec<_>>(),
+                    "may_fail": c.may_fail(),
+                    "proven_by": c.proven_by,
+                    "captured": c.captured,
                 })
             })
             .collect(),
@@ -62,7 +88,12 @@ pub fn checks_markdown() -> String {
         "# Checks\n\n<!-- Generated from src/checks by `cargo run --example gen-docs`; tests/generated_docs.rs fails when it drifts. -->\n\n\
 Each subsystem is a chain: its status is the worst status of its checks, and its summary names the first check \
 with that status (the first broken link). A check whose prerequisites did not pass is reported `unknown` \
-(\"not checked\") or, when a prerequisite is `absent`, `absent`.\n",
+(\"not checked\") or, when a prerequisite is `absent`, `absent`.\n\n\
+**Rests on** lists the facts of the hardware reference (docs/hardware.md) a check's `failed` or `degraded` \
+verdict rests on, with their state: [V] verified, [I] inferred, [U] unverified. Only a check whose facts are all \
+verified can fail; for the others an unmet expectation is a notice on an `ok`. **Proven by** names the later \
+links whose success proves the check's link worked (a missing upstream fact is then a notice). **Captured tree** \
+says what a copied or captured root (not the live `/`) can show: there device nodes are never judged.\n",
     );
     for sub in REGISTRY {
         let _ = writeln!(o, "\n## {} — {}\n", sub.id, sub.title);
@@ -71,6 +102,22 @@ with that status (the first broken link). A check whose prerequisites did not pa
             let _ = writeln!(o, "- **Verifies:** {}", c.verifies);
             let _ = writeln!(o, "- **Why:** {}", c.rationale);
             let _ = writeln!(o, "- **Fix:** {}", c.fix);
+            let _ = writeln!(
+                o,
+                "- **Rests on:** {}{}",
+                c.basis
+                    .iter()
+                    .map(|b| format!("[{}] {} ({})", b.tag.as_str(), b.fact, b.source))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                if c.may_fail() {
+                    " — all verified: can fail"
+                } else {
+                    " — not all verified: an unmet expectation is a notice, never failed"
+                }
+            );
+            let _ = writeln!(o, "- **Proven by:** {}", c.proven_by);
+            let _ = writeln!(o, "- **Captured tree:** {}", c.captured);
             if !c.requires.is_empty() {
                 let _ = writeln!(
                     o,

@@ -2,9 +2,9 @@
 //! drivers, devices and their bindings. Pure lookups, no I/O.
 
 use crate::facts::{BusDevice, Fact, Facts, InputDevice, KernelLog, PowerSupply};
-use crate::root::NodeKind;
 use crate::profiles::{Driver, PciFn, Profile};
 use crate::report::{KernelSummary, Machine};
+use crate::root::NodeKind;
 
 use super::Outcome;
 
@@ -116,9 +116,8 @@ impl<'a> Ctx<'a> {
         let dmi = &self.facts.dmi;
         // A DMI string counts only when it reads as text a firmware would write.
         let clean = |f: &'a Fact<String>| {
-            fact_str(f).filter(|s| {
-                !s.is_empty() && s.chars().all(|c| c.is_ascii_graphic() || c == ' ')
-            })
+            fact_str(f)
+                .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_graphic() || c == ' '))
         };
         let vendor = clean(&dmi.sys_vendor);
         let product = clean(&dmi.product_name);
@@ -176,7 +175,11 @@ impl<'a> Ctx<'a> {
             .iter()
             .filter(|f| clean(f).is_none())
             .map(|f| match f {
-                Fact::Ok(v) => format!("{}: not text ({:?})", "/sys/class/dmi/id", v.chars().take(16).collect::<String>()),
+                Fact::Ok(v) => format!(
+                    "{}: not text ({:?})",
+                    "/sys/class/dmi/id",
+                    v.chars().take(16).collect::<String>()
+                ),
                 f => why(f),
             })
             .collect::<Vec<_>>()
@@ -208,14 +211,23 @@ impl<'a> Ctx<'a> {
             (Some(a), Some(b)) if a != b => {
                 return MachineId::unknown(format!(
                     "the size evidence conflicts: {} says {}, the SKU {}",
-                    hid_variant.map(|(_, h)| h.name.as_str()).unwrap_or_default(),
+                    hid_variant
+                        .map(|(_, h)| h.name.as_str())
+                        .unwrap_or_default(),
                     p.variants[a].model,
                     p.variants[b].model
                 ));
             }
             (Some(a), _) => (Some(a), "ipts-hid"),
             (None, Some(b)) => (Some(b), "dmi-sku"),
-            (None, None) => (None, if product.is_some() { "dmi-product" } else { "devices" }),
+            (None, None) => (
+                None,
+                if product.is_some() {
+                    "dmi-product"
+                } else {
+                    "devices"
+                },
+            ),
         };
         let mut evidence = yes;
         evidence.extend(unreadable());
@@ -328,6 +340,9 @@ impl<'a> Ctx<'a> {
         let release = self.facts.kernel.release.ok();
         if let Some(r) = release.filter(|r| r.contains(p.release_marker)) {
             yes.push(format!("/proc/sys/kernel/osrelease: {r}"));
+        }
+        for m in p.log_markers {
+            yes.extend(self.log_lines(&[m]).into_iter().take(1));
         }
         if !yes.is_empty() {
             return (Some(true), yes);

@@ -206,52 +206,7 @@ pub fn diagnose(facts: &Facts, profile: &Profile, source: &str) -> Report {
     for sub in REGISTRY {
         let mut results: Vec<CheckResult> = Vec::new();
         for check in sub.checks {
-            let outcome = if ctx.machine.identity == ctx::Identity::Other {
-                Outcome::absent(format!("not a {}", profile.name))
-                    .evidence(ctx.machine.evidence.clone())
-            } else if ctx.machine.identity == ctx::Identity::Unknown {
-                Outcome::unknown(format!(
-                    "cannot tell whether this machine is a {}",
-                    profile.name
-                ))
-                .evidence(ctx.machine.evidence.clone())
-            } else if let Some(blocker) = check.requires.iter().find_map(|req| {
-                results
-                    .iter()
-                    .find(|r| r.id == *req && r.status != Status::Ok)
-            }) {
-                let status = if blocker.status == Status::Absent {
-                    Status::Absent
-                } else {
-                    Status::Unknown
-                };
-                Outcome::new(
-                    status,
-                    format!("not checked: {} is {}", blocker.id, blocker.status),
-                )
-            } else {
-                (check.run)(&ctx)
-            };
-            let outcome = if outcome.status.is_problem() && !check.may_fail() {
-                tracing::debug!(check = check.id, "unverified expectation not met: notice");
-                let what = format!(
-                    "{} (an unverified expectation, so a notice, not a {}: {})",
-                    outcome.summary,
-                    outcome.status,
-                    check
-                        .basis
-                        .iter()
-                        .filter(|b| b.tag != Tag::Verified)
-                        .map(|b| format!("[{}] {}", b.tag.as_str(), b.fact))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                );
-                let mut o = outcome;
-                o.summary = what;
-                o.as_notice(format!("{}: not confirmed", check.title))
-            } else {
-                outcome
-            };
+            let outcome = run_one(check, &ctx, &results);
             let hint = match outcome.status {
                 Status::Ok | Status::Absent => outcome.hint,
                 _ => Some(outcome.hint.unwrap_or_else(|| check.fix.to_string())),
@@ -286,6 +241,57 @@ pub fn diagnose(facts: &Facts, profile: &Profile, source: &str) -> Report {
         hung_paths: facts.hung_paths.clone(),
         source: source.to_string(),
         generated_by: format!("surface-check {}", env!("CARGO_PKG_VERSION")),
+    }
+}
+
+/// Runs one check in context: the machine's identity, its prerequisites among the
+/// results so far, and the rule that only verified facts fail.
+fn run_one(check: &CheckDef, ctx: &Ctx, results: &[CheckResult]) -> Outcome {
+    let outcome = if ctx.machine.identity == ctx::Identity::Other {
+        Outcome::absent(format!("not a {}", ctx.profile.name))
+            .evidence(ctx.machine.evidence.clone())
+    } else if ctx.machine.identity == ctx::Identity::Unknown {
+        Outcome::unknown(format!(
+            "cannot tell whether this machine is a {}",
+            ctx.profile.name
+        ))
+        .evidence(ctx.machine.evidence.clone())
+    } else if let Some(blocker) = check.requires.iter().find_map(|req| {
+        results
+            .iter()
+            .find(|r| r.id == *req && r.status != Status::Ok)
+    }) {
+        let status = if blocker.status == Status::Absent {
+            Status::Absent
+        } else {
+            Status::Unknown
+        };
+        Outcome::new(
+            status,
+            format!("not checked: {} is {}", blocker.id, blocker.status),
+        )
+    } else {
+        (check.run)(ctx)
+    };
+    if outcome.status.is_problem() && !check.may_fail() {
+        tracing::debug!(check = check.id, "unverified expectation not met: notice");
+        let what = format!(
+            "{} (an unverified expectation, so a notice, not a {}: {})",
+            outcome.summary,
+            outcome.status,
+            check
+                .basis
+                .iter()
+                .filter(|b| b.tag != Tag::Verified)
+                .map(|b| format!("[{}] {}", b.tag.as_str(), b.fact))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        let mut o = outcome;
+        o.summary = what;
+        o.as_notice(format!("{}: not confirmed", check.title))
+    } else {
+        outcome
     }
 }
 
@@ -347,6 +353,55 @@ mod tests {
             );
             assert!(!c.fix.is_empty() && !c.rationale.is_empty() && !c.verifies.is_empty());
         }
+    }
+
+    #[test]
+    fn every_check_names_its_facts_its_downstream_proof_and_what_a_capture_shows() {
+        for (_, c) in all_checks() {
+            assert!(!c.basis.is_empty(), "{} rests on no reference fact", c.id);
+            for b in c.basis {
+                assert!(
+                    !b.fact.is_empty() && !b.source.is_empty(),
+                    "{}: a basis without fact or source",
+                    c.id
+                );
+            }
+            assert!(!c.proven_by.is_empty(), "{}: proven_by is empty", c.id);
+            assert!(!c.captured.is_empty(), "{}: captured is empty", c.id);
+        }
+    }
+
+    #[test]
+    fn an_unverified_check_never_fails_whatever_its_code_returns() {
+        static UNVERIFIED: CheckDef = CheckDef {
+            id: "t.u",
+            title: "Unverified thing",
+            verifies: "v",
+            rationale: "r",
+            fix: "f",
+            requires: &[],
+            basis: &[
+                fact(Tag::Verified, "a verified fact", "test"),
+                fact(Tag::Unverified, "an unverified fact", "test"),
+            ],
+            proven_by: "p",
+            captured: "c",
+            run: |_| Outcome::failed("it is missing").evidence("e"),
+        };
+        assert!(!UNVERIFIED.may_fail());
+        let facts: crate::facts::Facts = serde_json::from_str(include_str!(
+            "../../fuzz/seeds/facts_json/sb2-15-nixos.json"
+        ))
+        .expect("seed parses");
+        let ctx = Ctx::new(&facts, &crate::profiles::SURFACE_BOOK_2);
+        let o = run_one(&UNVERIFIED, &ctx, &[]);
+        assert_eq!(o.status, Status::Ok);
+        assert!(
+            o.notices
+                .iter()
+                .any(|n| n.contains("it is missing") && n.contains("[U] an unverified fact"))
+        );
+        assert!(o.evidence.contains(&"e".to_string()));
     }
 
     #[test]

@@ -154,6 +154,9 @@ pub struct Patches {
     pub modules: &'static [&'static str],
     /// Substring of `uname -r` on distribution builds.
     pub release_marker: &'static str,
+    /// Kernel messages only a patched kernel prints. Their absence proves nothing
+    /// (the IOMMU may be off), so they only ever say yes.
+    pub log_markers: &'static [&'static str],
 }
 
 #[derive(Debug)]

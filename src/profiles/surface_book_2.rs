@@ -30,17 +30,30 @@ pub static SURFACE_BOOK_2: Profile = Profile {
         },
     ],
     // §2: Kconfig symbols and modules added only by the linux-surface patches.
+    // LEDS_TPS68470 is not one: the driver was submitted to mainline in 2023, so a
+    // stock kernel may have it. MISC_IPTS is the pre-2023 IPTS driver (§1.6 (c)).
     patches: Patches {
         config_options: &[
             "HID_IPTS",
+            "MISC_IPTS",
             "HID_ITHC",
             "HID_SURFACE",
             "SURFACE_BOOK1_DGPU_SWITCH",
             "RTC_DRV_SURFACE",
-            "LEDS_TPS68470",
         ],
         modules: &["ipts", "ithc", "hid_surface"],
         release_marker: "surface",
+        // §7 and hw-probe records: `DMAR: Passthrough IOMMU for IPTS` on every
+        // linux-surface kernel read (79D657BBD855 6.0.3, 5B3E4C5AAEC5 5.19.6,
+        // 1987F55FAE3C 6.2.8) and on no stock one. `... for integrated Intel IPU` is
+        // NOT a marker: stock Ubuntu 5.15 (098A00936EA6) logs it too. The IPTS quirk
+        // prints `Disabling IOMMU for IPTS` in newer patch sets (§1.6), and the
+        // mwifiex patch `quirk do_flr_on_bridge enabled` (§1.10).
+        log_markers: &[
+            "DMAR: Passthrough IOMMU for IPTS",
+            "DMAR: Disabling IOMMU for IPTS",
+            "quirk do_flr_on_bridge enabled",
+        ],
     },
     // §1.6.
     touch: Touch {
