@@ -67,7 +67,7 @@ _surface__check() {
             return 0
             ;;
         surface__subcmd__check__subcmd__capture)
-            opts="-o -h --output --root --read-timeout --help"
+            opts="-o -h --output --root --read-timeout --dmesg --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -86,6 +86,10 @@ _surface__check() {
                     return 0
                     ;;
                 --read-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dmesg)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -209,7 +213,7 @@ _surface__check() {
             return 0
             ;;
         surface__subcmd__check__subcmd__status)
-            opts="-v -h --local --root --read-timeout --from --json --verbose --color --help"
+            opts="-v -h --local --root --read-timeout --dmesg --from --json --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -220,6 +224,10 @@ _surface__check() {
                     return 0
                     ;;
                 --read-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dmesg)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -71,6 +71,11 @@ pub struct RootArgs {
     /// Give up on a read that blocks longer than this many milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 1500)]
     pub read_timeout: u64,
+    /// Use FILE as the kernel log of the boot (`dmesg` or `journalctl -k` output, a
+    /// hw-probe upload) instead of `/dev/kmsg` or the journal; a captured tree has no
+    /// kernel log without it.
+    #[arg(long, value_name = "FILE")]
+    pub dmesg: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -81,7 +86,7 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub source: RootArgs,
     /// Diagnose a capture file written by `surface-check capture`.
-    #[arg(long, value_name = "FILE", conflicts_with = "root")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["root", "dmesg"])]
     pub from: Option<PathBuf>,
     /// Print the report as JSON (schema: docs/report-schema.json).
     #[arg(long)]
@@ -108,6 +113,7 @@ impl Default for StatusArgs {
             source: RootArgs {
                 root: "/".into(),
                 read_timeout: 1500,
+                dmesg: None,
             },
             from: None,
             json: false,
@@ -157,7 +163,10 @@ fn run_to(cli: Cli, mut out: &mut impl Write) -> Result<i32> {
                 .iter()
                 .find_map(|p| root.read_text(p).ok().filter(|h| !h.trim().is_empty()))
                 .map(|h| h.trim().to_string());
-            let redacted = facts::redact::redact(&facts, hostname.as_deref())
+            // User names: the home directories (`/home/<user>` is masked as a path
+            // already; the names are masked as whole words in kernel-log lines).
+            let users = root.list_dir("home").unwrap_or_default();
+            let redacted = facts::redact::redact_with_users(&facts, hostname.as_deref(), &users)
                 .context("redacting the facts")?;
             let json = serde_json::to_string_pretty(&redacted)?;
             match output {
@@ -178,7 +187,16 @@ pub fn collect(source: &RootArgs) -> Result<Facts> {
     };
     let root = Root::with_limits(&source.root, limits)
         .with_context(|| format!("opening root {}", source.root.display()))?;
-    let facts = facts::collect(&root, &SURFACE_BOOK_2)
+    // A `--dmesg` file that cannot be used is an error, not an unknown fact: the
+    // person named it.
+    let kernel_log = match &source.dmesg {
+        Some(p) => Some(facts::Fact::Ok(
+            facts::kmsg::read_file(p, SURFACE_BOOK_2.log_needles)
+                .context("reading the --dmesg file")?,
+        )),
+        None => None,
+    };
+    let facts = facts::collect_with_log(&root, &SURFACE_BOOK_2, kernel_log)
         .with_context(|| format!("collecting facts from {}", source.root.display()))?;
     Ok(facts)
 }

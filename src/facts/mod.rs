@@ -11,6 +11,7 @@ pub mod dtx;
 pub mod firmware;
 pub mod input;
 pub mod kernel;
+pub mod kmsg;
 pub mod modules;
 pub mod nixos;
 pub mod parse;
@@ -437,8 +438,25 @@ pub fn collect(root: &Root, profile: &'static Profile) -> Result<Facts, RootErro
     Ok(facts)
 }
 
+/// [`collect`] with the kernel log given (`--dmesg FILE`) instead of read from the
+/// host (`/dev/kmsg` or the journal on the live root, nothing on a captured tree).
+pub fn collect_with_log(
+    root: &Root,
+    profile: &'static Profile,
+    kernel_log: Option<Fact<KernelLog>>,
+) -> Result<Facts, RootError> {
+    let mut facts = root.run_watched(move |r| collect_from(r, profile, kernel_log.as_ref()))?;
+    facts.hung_paths = root.hung_paths();
+    Ok(facts)
+}
+
 /// One pass over the host. Pure in what it reads: safe to re-run after a hung read.
 pub fn collect_unwatched(root: &Root, profile: &Profile) -> Facts {
+    collect_from(root, profile, None)
+}
+
+/// [`collect_unwatched`], with the kernel log given or read from the root.
+fn collect_from(root: &Root, profile: &Profile, kernel_log: Option<&Fact<KernelLog>>) -> Facts {
     let os = kernel::os(root);
     let kernel = kernel::kernel(root);
     let release = kernel.release.ok().cloned();
@@ -472,7 +490,9 @@ pub fn collect_unwatched(root: &Root, profile: &Profile) -> Facts {
         firmware: firmware::collect(root, release.as_deref(), profile),
         services: services::collect(root, profile),
         nixos,
-        kernel_log: KernelLog::not_collected(),
+        kernel_log: kernel_log
+            .cloned()
+            .unwrap_or_else(|| kmsg::collect(root, profile.log_needles)),
         hung_paths: Vec::new(),
     }
 }

@@ -5,6 +5,12 @@
 //! without being listed here. Kept on purpose: MEI client UUIDs (the `mei` bus
 //! device names and `uuid` attributes) are firmware protocol constants that every
 //! Surface Book 2 shares, and the IPTS check needs them.
+//!
+//! Kernel-log lines (`kernel_log`) get the same markers, with two differences: the
+//! host name and the user names (the home directories) are replaced as whole words
+//! only, never inside an identifier (`surface_serial_hub` stays when the host is
+//! `surface`), and `SerialNumber: X` values are masked. MEI UUIDs are masked there too:
+//! a log line is free text, and its checks match the driver name, not the UUID.
 
 use serde_json::Value;
 
@@ -42,8 +48,21 @@ const NODE_KIND_TAGS: &[&str] = &[
 /// Redacts `facts`. `hostname` is the machine's host name, replaced wherever it
 /// appears (NixOS store paths carry it: `nixos-system-<host>-<version>`).
 pub fn redact(facts: &Facts, hostname: Option<&str>) -> Result<Facts, serde_json::Error> {
+    redact_with_users(facts, hostname, &[])
+}
+
+/// [`redact`], also masking `users` (login names) as whole words in kernel-log lines.
+pub fn redact_with_users(
+    facts: &Facts,
+    hostname: Option<&str>,
+    users: &[String],
+) -> Result<Facts, serde_json::Error> {
     let mut v = serde_json::to_value(facts)?;
-    walk(&mut v, identifying(hostname), false);
+    let host = identifying(hostname);
+    if let Some(log) = v.get_mut("kernel_log") {
+        walk_log(log, host, users);
+    }
+    walk(&mut v, host, false);
     let mut out: Facts = serde_json::from_value(v)?;
     out.source.redacted = true;
     Ok(out)
@@ -57,6 +76,59 @@ const ANONYMOUS_HOSTS: &[&str] = &["localhost", "(none)"];
 /// The host name to replace, if it identifies the machine.
 fn identifying(hostname: Option<&str>) -> Option<&str> {
     hostname.filter(|h| h.len() >= 2 && !ANONYMOUS_HOSTS.contains(h))
+}
+
+/// Redacts every string of the kernel-log fact (its lines and source).
+fn walk_log(v: &mut Value, host: Option<&str>, users: &[String]) {
+    match v {
+        Value::String(s) => *s = redact_log_line(s, host, users),
+        Value::Array(a) => a.iter_mut().for_each(|x| walk_log(x, host, users)),
+        Value::Object(m) => m.values_mut().for_each(|x| walk_log(x, host, users)),
+        _ => {}
+    }
+}
+
+/// Redacts one kernel-log line: MAC addresses, UUIDs, NixOS system names, home
+/// directories, `SerialNumber:` values, and the host and user names as whole words.
+pub fn redact_log_line(s: &str, host: Option<&str>, users: &[String]) -> String {
+    let mut out = mask_uuids(&mask_macs(s));
+    out = mask_nixos_system_name(&out);
+    out = mask_after(&out, "/home/", "<user>");
+    out = mask_after(&out, "SerialNumber: ", MASK);
+    if let Some(h) = host {
+        out = replace_word(&out, h, "<host>");
+    }
+    for u in users.iter().filter(|u| u.len() >= 2) {
+        out = replace_word(&out, u, "<user>");
+    }
+    out
+}
+
+/// Whether `c` continues an identifier: a name next to it is part of a longer word.
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '-'
+}
+
+/// Replaces `word` where it stands alone (not inside a longer identifier).
+fn replace_word(s: &str, word: &str, with: &str) -> String {
+    if word.is_empty() {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = rest.find(word) {
+        let before = rest[..pos].chars().next_back();
+        let after = rest[pos + word.len()..].chars().next();
+        out.push_str(&rest[..pos]);
+        if before.is_some_and(is_word_char) || after.is_some_and(is_word_char) {
+            out.push_str(word);
+        } else {
+            out.push_str(with);
+        }
+        rest = &rest[pos + word.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn walk(v: &mut Value, host: Option<&str>, keep_uuids: bool) {
@@ -73,6 +145,10 @@ fn walk(v: &mut Value, host: Option<&str>, keep_uuids: bool) {
                     continue;
                 }
                 if k == "type" && x.as_str().is_some_and(|t| NODE_KIND_TAGS.contains(&t)) {
+                    continue;
+                }
+                // Redacted by `walk_log` already, with whole-word names.
+                if k == "kernel_log" {
                     continue;
                 }
                 walk(x, host, keep_uuids || k == "mei");
@@ -258,6 +334,39 @@ mod tests {
         assert_eq!(identifying(Some("localhost")), None);
         assert_eq!(identifying(Some("x")), None);
         assert_eq!(identifying(Some("sb2-alice")), Some("sb2-alice"));
+    }
+
+    #[test]
+    fn kernel_log_lines() {
+        let users = vec!["alice".to_string(), "x".to_string()];
+        let r = |s: &str| redact_log_line(s, Some("surface"), &users);
+        // The host name as a word, never inside a driver or module name.
+        assert_eq!(
+            r("surface_serial_hub serial0-0: SAM firmware version: 182.1004.139"),
+            "surface_serial_hub serial0-0: SAM firmware version: 182.1004.139"
+        );
+        assert_eq!(r("surface-check on surface."), "surface-check on <host>.");
+        assert_eq!(
+            r("Linux version 6.1.0 (alice@surface) (gcc 12)"),
+            "Linux version 6.1.0 (<user>@<host>) (gcc 12)"
+        );
+        assert_eq!(
+            r("alice_driver malice alice2"),
+            "alice_driver malice alice2"
+        );
+        assert_eq!(
+            r("mwifiex_pcie 0000:01:00.0: mac 70:bc:10:aa:bb:cc"),
+            "mwifiex_pcie 0000:01:00.0: mac <mac>"
+        );
+        assert_eq!(
+            r("ipts 0000:00:16.4-3e8d0870-271a-4208-8eb5-9acb9402ae04: Starting IPTS"),
+            "ipts 0000:00:16.4-<uuid>: Starting IPTS"
+        );
+        assert_eq!(
+            r("usb 1-1.3: SerialNumber: 0123ABC"),
+            format!("usb 1-1.3: SerialNumber: {MASK}")
+        );
+        assert_eq!(r("x marks"), "x marks", "one-letter names are never masked");
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub struct Variant {
     pub ipts_product: u16,
     /// Whether every unit of this size has a dGPU (the 13" i5 has none).
     pub always_has_dgpu: bool,
+    /// PCI device id (vendor 10de) of the dGPU this size comes with: size evidence
+    /// where no IPTS device or SKU tells.
+    pub dgpu_device: u16,
 }
 
 #[derive(Debug)]
@@ -99,7 +102,12 @@ pub struct Detach {
     pub ssam_serdev: &'static str,
     pub ssam: Driver,
     pub pinctrl: Driver,
-    pub lpss: &'static [&'static str],
+    /// The Serial IO UART the aggregator talks through (PCI id), its LPSS PCI
+    /// driver, its 8250 driver, and the serial device bus on top.
+    pub uart_pci: (u16, u16),
+    pub lpss_pci: Driver,
+    pub uart: Driver,
+    pub serdev: Driver,
     pub dtx_hid: &'static str,
     pub dtx: Driver,
     pub dtx_node: &'static str,
@@ -113,11 +121,17 @@ pub struct Detach {
 #[derive(Debug)]
 pub struct Input {
     pub usb_vendor: u16,
+    /// The xHCI controller the base's USB tree hangs off (PCI id).
+    pub xhci: (u16, u16),
     pub keyboard_product: u16,
+    /// The driver the base keyboard's HID device ends up bound to.
+    pub keyboard_hid: Driver,
     pub base_hub_products: &'static [u16],
     pub buttons_hid: &'static str,
     pub buttons: Driver,
     pub lid_hid: &'static str,
+    /// The ACPI button driver that reports the lid.
+    pub lid: Driver,
     pub gpe: Driver,
     pub gpe_device: &'static str,
 }
@@ -143,6 +157,8 @@ pub struct Platform {
     pub hub: Driver,
     pub profile_device: &'static str,
     pub profile: Driver,
+    /// The ACPI platform-profile core behind `/sys/firmware/acpi/platform_profile`.
+    pub profile_core: Driver,
 }
 
 /// Evidence that a kernel carries the linux-surface patch set.
@@ -169,6 +185,10 @@ pub struct Profile {
     pub dmi_board: &'static str,
     /// ACPI ids that only this model has (evidence of the model when DMI cannot be read).
     pub model_acpi_ids: &'static [&'static str],
+    /// Substrings (case-sensitive) of the kernel messages the checks may cite; the
+    /// log collector keeps only these. A needle with `...` matches its parts in
+    /// order (`probe of ... failed`).
+    pub log_needles: &'static [&'static str],
     pub variants: &'static [Variant],
     pub patches: Patches,
     pub touch: Touch,
@@ -209,7 +229,13 @@ impl Profile {
         m.extend(self.camera.sensors.iter().map(|s| s.driver.module));
         m.extend(self.camera.int3472.iter().map(|d| d.module));
         m.extend(self.camera.atomisp_modules.iter().copied());
-        m.extend(self.detach.lpss.iter().copied());
+        m.extend([
+            self.detach.lpss_pci.module,
+            self.detach.uart.module,
+            self.input.keyboard_hid.module,
+            self.input.lid.module,
+            self.platform.profile_core.module,
+        ]);
         m.extend(self.patches.modules.iter().copied());
         m.sort_unstable();
         m.dedup();

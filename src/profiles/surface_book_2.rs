@@ -14,6 +14,60 @@ pub static SURFACE_BOOK_2: Profile = Profile {
     // §1.1: MSHW0107 is the SB2's WSID entry in the aggregator registry; §1.3: the
     // MSHW0133 DTX platform device exists on the SB2 only (the SB3 uses SSAM).
     model_acpi_ids: &["MSHW0107", "MSHW0133"],
+    // The messages of §4 and §7 the checks cite: probe errors and deferrals, firmware
+    // loads, sensor counts, patch fingerprints, the base keyboard's HID bindings.
+    log_needles: &[
+        "Linux version",
+        "DMI:",
+        "DMAR: Passthrough IOMMU",
+        "DMAR: Disabling IOMMU",
+        "surface",
+        "ssam",
+        "serial0",
+        "SAM firmware",
+        "battery",
+        "BAT1",
+        "BAT2",
+        "ADP1",
+        "ipts",
+        "IPTS",
+        "mei",
+        "ipu3",
+        "cio2",
+        "imgu",
+        "Found supported sensor",
+        "Connected",
+        "ov5693",
+        "ov8865",
+        "ov7251",
+        "INT33BE",
+        "INT347A",
+        "INT347E",
+        "INT3472",
+        "int3472",
+        "tps68470",
+        "atomisp",
+        "dw9719",
+        "deferred probe",
+        "MSHW",
+        "gpio-keys",
+        "Lid Switch",
+        "SW_LID",
+        "soc_button",
+        "dtx",
+        "DTX",
+        "mwifiex",
+        "pcie8897",
+        "Direct firmware load",
+        "quirk do_flr_on_bridge",
+        "QUIESCE_IO",
+        "poll mode",
+        "event mode",
+        "doorbell mode",
+        "pinctrl",
+        "0003:045E:0922",
+        "probe of ... failed",
+    ],
     // §6 DMI SKUs (Microsoft SKU reference) and §0 IPTS product ids (iptsd presets).
     variants: &[
         Variant {
@@ -21,12 +75,16 @@ pub static SURFACE_BOOK_2: Profile = Profile {
             dmi_sku: "Surface_Book_1832",
             ipts_product: 0x0021,
             always_has_dgpu: false,
+            // §6: GTX 1050 on the 13" i7 (hw-probe 1987F55FAE3C).
+            dgpu_device: 0x1c8d,
         },
         Variant {
             model: "surface-book-2-15",
             dmi_sku: "Surface_Book_1793",
             ipts_product: 0x0020,
             always_has_dgpu: true,
+            // §6: GTX 1060 on the 15" (79D657BBD855, 44CB94E9B7BC, 098A00936EA6).
+            dgpu_device: 0x1c20,
         },
     ],
     // §2: Kconfig symbols and modules added only by the linux-surface patches.
@@ -198,7 +256,25 @@ pub static SURFACE_BOOK_2: Profile = Profile {
             module: "pinctrl_sunrisepoint",
             driver: "sunrisepoint-pinctrl",
         },
-        lpss: &["intel_lpss", "intel_lpss_pci", "8250_dw"],
+        // §1.12, §6 PCI "Serial IO UART #0"; records 79D657BBD855, 5B3E4C5AAEC5:
+        // `intel-lpss 0000:00:1e.0`, `dw-apb-uart.4: ttyS4`, `serial serial0: tty port
+        // ttyS4 registered` (dw-apb-uart.3 on 1987F55FAE3C).
+        uart_pci: (0x8086, 0x9d27),
+        lpss_pci: Driver {
+            config: "MFD_INTEL_LPSS_PCI",
+            module: "intel_lpss_pci",
+            driver: "intel-lpss",
+        },
+        uart: Driver {
+            config: "SERIAL_8250_DW",
+            module: "8250_dw",
+            driver: "dw-apb-uart",
+        },
+        serdev: Driver {
+            config: "SERIAL_DEV_BUS",
+            module: "serdev",
+            driver: "",
+        },
         dtx_hid: "MSHW0133",
         dtx: Driver {
             config: "SURFACE_DTX",
@@ -214,7 +290,16 @@ pub static SURFACE_BOOK_2: Profile = Profile {
     // §1.5, §1.9, §6 USB.
     input: Input {
         usb_vendor: 0x045e,
+        // §6 PCI: xHCI 00:14.0.
+        xhci: (0x8086, 0x9d2f),
         keyboard_product: 0x0922,
+        // §7.1: hid-generic binds first, hid-multitouch takes it 1-3 s later, in
+        // every hw-probe record read.
+        keyboard_hid: Driver {
+            config: "HID_MULTITOUCH",
+            module: "hid_multitouch",
+            driver: "hid-multitouch",
+        },
         base_hub_products: &[0x0941, 0x0942, 0x0943, 0x0944],
         buttons_hid: "MSHW0040",
         buttons: Driver {
@@ -223,6 +308,12 @@ pub static SURFACE_BOOK_2: Profile = Profile {
             driver: "soc_button_array",
         },
         lid_hid: "PNP0C0D",
+        // §7: `ACPI: button: Lid Switch [LID0]`.
+        lid: Driver {
+            config: "ACPI_BUTTON",
+            module: "button",
+            driver: "button",
+        },
         gpe: Driver {
             config: "SURFACE_GPE",
             module: "surface_gpe",
@@ -271,6 +362,12 @@ pub static SURFACE_BOOK_2: Profile = Profile {
             config: "SURFACE_PLATFORM_PROFILE",
             module: "surface_platform_profile",
             driver: "surface_platform_profile",
+        },
+        // §1.4: surface_platform_profile needs the platform_profile core.
+        profile_core: Driver {
+            config: "ACPI_PLATFORM_PROFILE",
+            module: "platform_profile",
+            driver: "",
         },
     },
 };
