@@ -74,9 +74,10 @@ pub struct Report {
 pub struct Machine {
     /// `surface-book-2-13`, `surface-book-2-15` or `other`.
     pub model: String,
-    /// How the model was told: `ipts-hid`, `dmi-sku`, `dmi-product` (size not
-    /// known; the 13" is assumed and size-dependent checks do not fail), `dmi` (not
-    /// this profile), `unknown`.
+    /// How the model was told: `ipts-hid`, `dmi-sku`, `dgpu` (the dGPU's PCI id),
+    /// `dmi-product` or `devices` (size not known; the 13" is assumed and
+    /// size-dependent checks do not fail), `dmi` (not this profile), `unknown`
+    /// (the evidence is unreadable or conflicts).
     pub model_source: String,
     /// The fact the model rests on (`/sys/class/dmi/id/product_sku: Surface_Book_1793`).
     pub model_evidence: String,

@@ -113,6 +113,20 @@ impl Verdict {
         self
     }
 
+    /// The notices of check `id` name every keyword.
+    fn notice_names(&self, id: &str, keywords: &[&str]) -> &Self {
+        let c = self.check(id);
+        let text = c["notices"].to_string().to_lowercase();
+        for k in keywords {
+            assert!(
+                text.contains(&k.to_lowercase()),
+                "{id}: no notice names {k:?}: {text}\n{}",
+                self.dump()
+            );
+        }
+        self
+    }
+
     /// Every subsystem not in `affected` is ok.
     fn rest_ok(&self, affected: &[&str]) -> &Self {
         for id in SUBSYSTEMS.iter().filter(|id| !affected.contains(id)) {
@@ -230,9 +244,15 @@ fn detached_clipboard_reports_the_base_parts_absent() {
 
 #[test]
 fn a_machine_that_is_not_a_surface_book_2_is_absent_everywhere() {
-    let t = healthy(Size::In15, Distro::DebianSurface);
+    let t = Tree::new();
     t.attr("sys/class/dmi/id/sys_vendor", "Dell Inc.");
     t.attr("sys/class/dmi/id/product_name", "XPS 13 9370");
+    t.attr("sys/class/dmi/id/board_name", "0F6P3V");
+    t.kernel(
+        "6.1.0-18-amd64",
+        "(debian-kernel@lists.debian.org)",
+        "quiet",
+    );
     let v = verdict(&t);
     v.exit(0);
     assert_eq!(v.machine("model"), "other");
@@ -244,6 +264,33 @@ fn a_machine_that_is_not_a_surface_book_2_is_absent_everywhere() {
         }
     }
     assert!(s(&v.sub("touch")["summary"]).contains("not a Surface Book 2"));
+}
+
+#[test]
+fn dmi_that_contradicts_the_devices_is_unknown_never_absent() {
+    // DMI says Dell, while the board, the SKU, the IPTS HID device and the SB2's own
+    // ACPI ids say Surface Book 2: no silent all-clear.
+    let t = healthy(Size::In15, Distro::DebianSurface);
+    t.attr("sys/class/dmi/id/sys_vendor", "Dell Inc.");
+    t.attr("sys/class/dmi/id/product_name", "XPS 13 9370");
+    let v = verdict(&t);
+    assert_eq!(v.machine("model"), "unknown");
+    assert!(s(v.machine("model_evidence")).contains("conflicts"));
+    for id in SUBSYSTEMS {
+        assert_eq!(s(&v.sub(id)["status"]), "unknown", "{id}\n{}", v.dump());
+    }
+}
+
+#[test]
+fn garbage_in_product_name_does_not_hide_the_machine() {
+    let t = healthy(Size::In15, Distro::DebianSurface);
+    t.file(
+        "sys/class/dmi/id/product_name",
+        b"\xff\xfe\x00garbage\x01\n",
+    );
+    let v = verdict(&t);
+    v.exit(0).rest_ok(&[]);
+    assert_eq!(v.machine("model"), "surface-book-2-15");
 }
 
 // ---- F1: the Surface Aggregator failed to probe ---------------------------------
@@ -326,10 +373,14 @@ fn f1_with_pinctrl_built_in_points_at_the_uart_not_pinctrl() {
 
 #[test]
 fn f2_san_module_not_loaded_fails_the_batteries() {
+    // Without SAN the ACPI batteries cannot reach the EC: here they are gone.
     let t = healthy(Size::In15, Distro::DebianSurface);
     t.unbind("platform", "MSHW0091:00");
     t.unregister_driver("platform", "surface_acpi_notify");
     t.unload_module("surface_acpi_notify");
+    for ps in ["BAT1", "BAT2", "ADP1"] {
+        t.remove_power_supply(ps);
+    }
     let v = verdict(&t);
     v.exit(1)
         .sub_is(
@@ -339,13 +390,15 @@ fn f2_san_module_not_loaded_fails_the_batteries() {
             &["surface_acpi_notify", "not loaded", "modprobe"],
         )
         .rest_ok(&["battery"]);
-    v.check_is("battery.clipboard", "unknown", &["not checked"]);
 }
 
 #[test]
 fn f2_san_probe_failure_with_the_aggregator_up_names_san() {
     let t = healthy(Size::In15, Distro::DebianSurface);
     t.unbind("platform", "MSHW0091:00");
+    for ps in ["BAT1", "BAT2", "ADP1"] {
+        t.remove_power_supply(ps);
+    }
     let v = verdict(&t);
     v.exit(1)
         .sub_is(
@@ -360,6 +413,16 @@ fn f2_san_probe_failure_with_the_aggregator_up_names_san() {
         !summary.contains("aggregator"),
         "the aggregator is fine: {summary}"
     );
+}
+
+#[test]
+fn f2_an_unbound_san_with_sane_batteries_is_a_notice() {
+    // A battery with sane values proves the path through SAN worked.
+    let t = healthy(Size::In15, Distro::DebianSurface);
+    t.unbind("platform", "MSHW0091:00");
+    let v = verdict(&t);
+    v.exit(0).rest_ok(&[]);
+    v.notice_names("battery.san", &["MSHW0091"]);
 }
 
 // ---- F3: iptsd ------------------------------------------------------------------
@@ -525,14 +588,9 @@ fn f4_legacy_kernel_with_a_matching_old_iptsd_works_but_is_outdated() {
         &[],
     );
     let v = verdict(&t);
-    v.exit(1)
-        .sub_is(
-            "touch",
-            "degraded",
-            Some("touch.ipts-driver"),
-            &["MISC_IPTS", "iptsd"],
-        )
-        .rest_ok(&["touch"]);
+    // Touch and pen work: an older generation is advice, not a loss.
+    v.exit(0).rest_ok(&[]);
+    v.notice_names("touch.ipts-driver", &["MISC_IPTS"]);
 }
 
 /// iptsd 0.x in place of the current one: `iptsd.service`, no template, no rule.
@@ -585,16 +643,27 @@ fn f4_old_iptsd_running_against_a_current_kernel_creates_no_devices() {
 // ---- cameras --------------------------------------------------------------------
 
 #[test]
-fn f7_one_failed_sensor_hides_every_camera() {
+fn f7_the_infrared_sensor_failing_alone_is_a_notice() {
+    // As on real machines (hw-probe 79D657BBD855, 5B3E4C5AAEC5): the IR sensor fails
+    // while front and rear work; only face login loses its camera.
     let t = healthy(Size::In15, Distro::DebianSurface);
     t.unbind("i2c", "i2c-INT347E:00");
+    let v = verdict(&t);
+    v.exit(0).rest_ok(&[]);
+    v.notice_names("camera.sensors", &["ov7251"]);
+}
+
+#[test]
+fn f7_the_rear_sensor_failing_degrades_the_cameras() {
+    let t = healthy(Size::In15, Distro::DebianSurface);
+    t.unbind("i2c", "i2c-INT347A:00");
     let v = verdict(&t);
     v.exit(1)
         .sub_is(
             "camera",
-            "failed",
+            "degraded",
             Some("camera.sensors"),
-            &["ov7251", "one failed sensor hides every camera"],
+            &["ov8865", "front"],
         )
         .rest_ok(&["camera"]);
 }
@@ -834,38 +903,29 @@ fn unreadable_config_is_unknown_and_patches_come_from_module_files() {
 // ---- detach ---------------------------------------------------------------------
 
 #[test]
-fn dtx_node_missing_while_the_misc_device_is_registered() {
+fn dtx_node_missing_in_a_captured_tree_is_judged_by_sysfs() {
+    // A copied tree often has no /dev: the misc device registered in sysfs is what
+    // shows the DTX device exists there. (On the live root a missing node fails.)
     let t = healthy(Size::In15, Distro::DebianSurface);
     t.remove("dev/surface/dtx");
-    t.remove("sys/fs/cgroup/system.slice/surface-dtx-daemon.service");
-    t.remove("proc/987");
     let v = verdict(&t);
-    v.exit(1)
-        .sub_is(
-            "detach",
-            "failed",
-            Some("detach.dtx-node"),
-            &["/dev/surface/dtx", "udev"],
-        )
-        .rest_ok(&["detach"]);
+    v.exit(0).rest_ok(&[]);
+    v.check_is("detach.dtx-node", "ok", &["surface_dtx"]);
 }
 
 #[test]
-fn dtx_daemon_not_installed_degrades_detach() {
+fn dtx_daemon_not_installed_is_a_notice_because_detach_still_works() {
+    // Without surface-dtx-daemon the clipboard still detaches, after the firmware's
+    // timeout: nothing the person uses is lost, so this is advice, not a degraded
+    // subsystem (and NixOS does not package the daemon).
     let t = healthy(Size::In15, Distro::DebianSurface);
     t.remove("usr/lib/systemd/system/surface-dtx-daemon.service");
     t.remove("etc/systemd/system/multi-user.target.wants/surface-dtx-daemon.service");
     t.remove("sys/fs/cgroup/system.slice/surface-dtx-daemon.service");
     t.remove("proc/987");
     let v = verdict(&t);
-    v.exit(1)
-        .sub_is(
-            "detach",
-            "degraded",
-            Some("detach.daemon"),
-            &["surface-dtx-daemon", "not installed"],
-        )
-        .rest_ok(&["detach"]);
+    v.exit(0).rest_ok(&[]);
+    v.notice_names("detach.daemon", &["surface-dtx-daemon"]);
 }
 
 // ---- battery values -------------------------------------------------------------
@@ -978,11 +1038,12 @@ fn a_second_unbound_int3472_does_not_fail_working_cameras() {
 }
 
 #[test]
-fn no_int3472_bound_fails_the_cameras_at_the_power_controller() {
+fn no_int3472_bound_is_a_notice_while_the_sensors_are_bound() {
+    // Whether INT3472 binds on a linux-surface kernel is unverified; bound sensors
+    // prove their power and clock came up.
     let t = healthy(Size::In15, Distro::DebianSurface);
     t.unbind("i2c", "i2c-INT3472:00");
     let v = verdict(&t);
-    v.exit(1)
-        .sub_is("camera", "failed", Some("camera.int3472"), &["INT3472"])
-        .rest_ok(&["camera"]);
+    v.exit(0).rest_ok(&[]);
+    v.notice_names("camera.int3472", &["INT3472"]);
 }

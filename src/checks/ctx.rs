@@ -46,6 +46,10 @@ pub enum Base {
     Unknown,
 }
 
+/// The `status` values of a battery that reports real data.
+pub const BATTERY_STATUSES: &[&str] =
+    &["Charging", "Discharging", "Not charging", "Full", "Unknown"];
+
 /// A device node as judged by [`Ctx::node`].
 #[derive(Debug)]
 pub enum NodeSeen {
@@ -167,17 +171,16 @@ impl<'a> Ctx<'a> {
 
         let unreadable = || {
             [
-                &dmi.sys_vendor,
-                &dmi.product_name,
-                &dmi.board_name,
-                &dmi.product_sku,
+                ("sys_vendor", &dmi.sys_vendor),
+                ("product_name", &dmi.product_name),
+                ("board_name", &dmi.board_name),
+                ("product_sku", &dmi.product_sku),
             ]
-            .iter()
-            .filter(|f| clean(f).is_none())
-            .map(|f| match f {
+            .into_iter()
+            .filter(|(_, f)| clean(f).is_none())
+            .map(|(name, f)| match f {
                 Fact::Ok(v) => format!(
-                    "{}: not text ({:?})",
-                    "/sys/class/dmi/id",
+                    "/sys/class/dmi/id/{name}: not text ({:?})",
                     v.chars().take(16).collect::<String>()
                 ),
                 f => why(f),
@@ -207,6 +210,19 @@ impl<'a> Ctx<'a> {
         }
         // The size: the IPTS HID product id, then the SKU; when both are known they
         // must agree.
+        // A dGPU of one size's model is size evidence of last resort (the 13" i5
+        // has none; an absent dGPU says nothing).
+        let dgpu_variant = match self.bus("pci") {
+            Look::Found(devs) => devs.iter().find_map(|d| {
+                let (v, dev) = d.pci_id()?;
+                let i = p
+                    .variants
+                    .iter()
+                    .position(|x| v == 0x10de && x.dgpu_device == dev)?;
+                Some((i, d))
+            }),
+            _ => None,
+        };
         let (variant, source) = match (hid_variant.map(|(i, _)| i), sku_variant) {
             (Some(a), Some(b)) if a != b => {
                 return MachineId::unknown(format!(
@@ -220,14 +236,17 @@ impl<'a> Ctx<'a> {
             }
             (Some(a), _) => (Some(a), "ipts-hid"),
             (None, Some(b)) => (Some(b), "dmi-sku"),
-            (None, None) => (
-                None,
-                if product.is_some() {
-                    "dmi-product"
-                } else {
-                    "devices"
-                },
-            ),
+            (None, None) => match dgpu_variant {
+                Some((i, d)) => {
+                    yes.push(format!(
+                        "/sys/bus/pci/devices/{}: 10de:{:04x}",
+                        d.name, p.variants[i].dgpu_device
+                    ));
+                    (Some(i), "dgpu")
+                }
+                None if product.is_some() => (None, "dmi-product"),
+                None => (None, "devices"),
+            },
         };
         let mut evidence = yes;
         evidence.extend(unreadable());
@@ -509,7 +528,9 @@ impl<'a> Ctx<'a> {
                 a.get(d.module).map(|p| {
                     (
                         format!("{}/{p}", t.dir),
-                        t.files_present.get(d.module).copied().unwrap_or(false),
+                        // The collector checks the files of the profile's modules;
+                        // another module is taken as modules.dep lists it.
+                        t.files_present.get(d.module).copied().unwrap_or(true),
                     )
                 })
             })
@@ -762,6 +783,30 @@ impl<'a> Ctx<'a> {
             .filter(|o| matches!(self.config(o), Some("") | None))
             .copied()
             .collect()
+    }
+
+    /// A battery whose values a firmware without SAN does not give: present, a capacity
+    /// of 0-100, a known status and a design capacity. `None` when none does.
+    pub fn sane_battery(&self) -> Option<String> {
+        let b = &self.profile.battery;
+        [b.clipboard, b.base].into_iter().find_map(|name| {
+            let Look::Found(ps) = self.power_supply(name) else {
+                return None;
+            };
+            let p = ps.props.ok()?;
+            let num = |k: &str| p.get(k).and_then(|v| v.parse::<f64>().ok());
+            let present = p.get("present").is_none_or(|v| v == "1");
+            let cap = num("capacity").filter(|v| (0.0..=100.0).contains(v))?;
+            let status = p.get("status").filter(|s| BATTERY_STATUSES.contains(&s.as_str()))?;
+            let design = num("energy_full_design")
+                .or_else(|| num("charge_full_design"))
+                .filter(|d| *d > 0.0)?;
+            present.then(|| {
+                format!(
+                    "/sys/class/power_supply/{name}/uevent: {cap:.0} %, {status}, design {design:.0}"
+                )
+            })
+        })
     }
 
     pub fn has_dgpu_expected(&self) -> Option<bool> {

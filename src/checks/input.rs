@@ -1,10 +1,9 @@
 //! Input: base keyboard and touchpad (USB), buttons (MSHW0040), lid and tablet-mode
 //! switches, lid wake (surface_gpe), event nodes.
 
-use super::ctx::{Base, Ctx, Has, Look, why};
-use super::{CheckDef, Outcome, SubsystemDef};
+use super::ctx::{Base, Ctx, Has, Look, NodeSeen, slash};
+use super::{CheckDef, Outcome, SubsystemDef, Tag, fact};
 use crate::facts::{Fact, InputDevice};
-use crate::root::NodeKind;
 
 pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
     id: "input",
@@ -15,11 +14,15 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             title: "Base keyboard",
             verifies: "With the base attached, the Surface Keyboard (USB 045e:0922) is on the USB bus and has a keyboard input device.",
             rationale: "The keyboard and touchpad of the base are USB devices behind the base's hubs.",
-            fix: "Detach and reattach the base; check `lsusb -d 045e:0922` and `journalctl -k -b | grep -i usb`.",
+            fix: "With the base attached: if the kernel has no USB bus, use one with CONFIG_USB and CONFIG_USB_XHCI_HCD; otherwise detach and reattach the base and check `lsusb -d 045e:0922` and `journalctl -k -b | grep -i usb`.",
             requires: &[],
-            basis: &[],
-            proven_by: "",
-            captured: "",
+            basis: &[fact(
+                Tag::Verified,
+                "The base keyboard is USB 045e:0922 (usb 1-1.3) behind the base hubs 045e:0941-0944; hid-generic binds it first, then hid-multitouch",
+                "§1.9, §6 USB, §7; records note 4; hw-probe 79D657BBD855, 5B3E4C5AAEC5, DAD0271D40B8, 098A00936EA6, 44CB94E9B7BC",
+            )],
+            proven_by: "nothing later proves it (its own input device is the last link)",
+            captured: "sysfs shows the USB device and its inputs; the binding lines only with --dmesg. A tree without /sys/bus/usb means a kernel without a USB bus.",
             run: keyboard,
         },
         CheckDef {
@@ -27,11 +30,15 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             title: "Base touchpad",
             verifies: "The Surface Keyboard device also provides a pointer (touchpad) input device.",
             rationale: "Without it the touchpad is dead while the keyboard works.",
-            fix: "Enable CONFIG_HID_MULTITOUCH and reattach the base.",
+            fix: "If the kernel lacks CONFIG_c.profile.input.keyboard_hid use one that has it; otherwise detach and reattach the base.",
             requires: &["input.keyboard"],
-            basis: &[],
-            proven_by: "",
-            captured: "",
+            basis: &[fact(
+                Tag::Verified,
+                "The touchpad is \"Microsoft Surface Keyboard Touchpad\" on the same USB device 045e:0922 (no separate device), created once hid-multitouch binds",
+                "§7 Inputs; records note 4; hw-probe 79D657BBD855, 5B3E4C5AAEC5, DAD0271D40B8",
+            )],
+            proven_by: "nothing later proves it",
+            captured: "sysfs input capabilities decide; /dev is not judged.",
             run: touchpad,
         },
         CheckDef {
@@ -39,11 +46,15 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             title: "Power and volume buttons",
             verifies: "MSHW0040 is bound to soc_button_array and its gpio-keys input devices report KEY_POWER and the volume keys.",
             rationale: "soc_button_array needs the Sunrise Point pinctrl; probed too early it leaves the buttons dead.",
-            fix: "Build in or load pinctrl_sunrisepoint early (initrd), then reload soc_button_array: `modprobe -r soc_button_array && modprobe soc_button_array`.",
+            fix: "If the buttons probed before a modular pinctrl_sunrisepoint, put it in the initrd or build it in; then reload soc_button_array: `modprobe -r soc_button_array && modprobe soc_button_array`.",
             requires: &[],
-            basis: &[],
-            proven_by: "",
-            captured: "",
+            basis: &[fact(
+                Tag::Verified,
+                "The power and volume buttons are two gpio-keys devices under MSHW0040:00 bound by soc_button_array (instance numbers vary: .1/.2 or .8/.9)",
+                "§6, §7; records note 5; all six hw-probe records",
+            )],
+            proven_by: "nothing later proves it (the gpio-keys inputs are the last link); the load-order cause (F11) is [I] and is named only when the kernel log shows it",
+            captured: "sysfs shows MSHW0040:00, its driver and the gpio-keys inputs; probe and defer lines only with --dmesg.",
             run: buttons,
         },
         CheckDef {
@@ -51,11 +62,15 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             title: "Lid switch",
             verifies: "An input device reports SW_LID.",
             rationale: "Without it closing the lid does not suspend.",
-            fix: "Enable CONFIG_ACPI_BUTTON.",
+            fix: "If the kernel lacks CONFIG_ACPI_BUTTON use one that has it; if it is a module, load `button`.",
             requires: &[],
-            basis: &[],
-            proven_by: "",
-            captured: "",
+            basis: &[fact(
+                Tag::Verified,
+                "The lid is LID0 on PNP0C0D, \"Lid Switch\" from the ACPI button driver, reporting SW_LID (the 15\" also logs the harmless \"not compliant to SW_LID\")",
+                "§6, §7; records note 7; hw-probe 79D657BBD855, 5B3E4C5AAEC5, DAD0271D40B8, 098A00936EA6, 44CB94E9B7BC",
+            )],
+            proven_by: "nothing later proves it",
+            captured: "sysfs input capabilities decide; the `Lid Switch [LID0]` line only with --dmesg.",
             run: lid,
         },
         CheckDef {
@@ -65,9 +80,13 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             rationale: "Desktops switch to tablet mode (on-screen keyboard, rotation) from this switch.",
             fix: "Make the DTX driver bind (see detach.dtx-driver).",
             requires: &[],
-            basis: &[],
-            proven_by: "",
-            captured: "",
+            basis: &[fact(
+                Tag::Verified,
+                "surface_dtx creates \"Microsoft Surface DTX Device Mode Switch\" under MSHW0133:00 whenever the serial hub binds",
+                "§7 Inputs; records note 6; hw-probe 79D657BBD855, 5B3E4C5AAEC5, 098A00936EA6, 44CB94E9B7BC",
+            )],
+            proven_by: "nothing later proves it",
+            captured: "sysfs input capabilities decide.",
             run: tablet_mode,
         },
         CheckDef {
@@ -75,11 +94,15 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             title: "Lid wake (surface_gpe)",
             verifies: "The surface_gpe device is bound to the surface_gpe driver (CONFIG_SURFACE_GPE).",
             rationale: "Without it opening the lid does not wake the machine from suspend.",
-            fix: "Enable CONFIG_SURFACE_GPE and load `surface_gpe` (its DMI alias loads it automatically).",
+            fix: "If the kernel lacks CONFIG_SURFACE_GPE use one that has it; if it is a module, load `surface_gpe` (its DMI alias loads it automatically).",
             requires: &[],
-            basis: &[],
-            proven_by: "",
-            captured: "",
+            basis: &[fact(
+                Tag::Verified,
+                "surface_gpe matches DMI product_name \"Surface Book 2\" and registers its platform device surface_gpe",
+                "§0 (K surface_gpe.c); the QEMU layer (tests/vm.rs) sees the device on the SB2 DMI",
+            )],
+            proven_by: "nothing later proves it (that lid wake needs it is [I], F12)",
+            captured: "sysfs shows the surface_gpe platform device and driver; GPE state is not captured.",
             run: lid_wake,
         },
         CheckDef {
@@ -89,9 +112,13 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             rationale: "Desktops and iptsd read only from device nodes.",
             fix: "Check that systemd-udevd runs; `udevadm trigger --subsystem-match=input`.",
             requires: &[],
-            basis: &[],
-            proven_by: "",
-            captured: "",
+            basis: &[fact(
+                Tag::Verified,
+                "Every input device with an evdev handler (eventN in sysfs) gets /dev/input/eventN from devtmpfs and udev",
+                "K drivers/input/evdev.c; the QEMU layer (tests/vm.rs)",
+            )],
+            proven_by: "nothing later proves it",
+            captured: "a captured tree's /dev may hold plain files or nothing: there the sysfs event handler (and its udev record) decides and /dev/input is judged only on the live root",
             run: nodes,
         },
     ],
@@ -151,27 +178,85 @@ fn base_inputs<'a>(c: &Ctx<'a>, inputs: &'a [InputDevice]) -> Vec<&'a InputDevic
         .collect()
 }
 
+/// Kernel-log lines about the base keyboard's HID device.
+fn keyboard_log(c: &Ctx) -> Vec<String> {
+    c.log_lines(&["0003:045E:0922"])
+        .into_iter()
+        .filter(|l| l.contains("hid-generic") || l.contains("hid-multitouch"))
+        .collect()
+}
+
+/// A hint that names only the options of `opts` this kernel's config shows unset,
+/// or says that the config cannot tell.
+fn options_hint(c: &Ctx, opts: &[&str], otherwise: &str) -> String {
+    if c.config(opts[0]).is_none() {
+        return format!(
+            "This kernel's config cannot be read; it needs CONFIG_{}. {otherwise}",
+            opts.join(", CONFIG_")
+        );
+    }
+    let unset = c.unset_options(opts);
+    if unset.is_empty() {
+        otherwise.to_string()
+    } else {
+        format!(
+            "Use a kernel built with CONFIG_{} (this one has it unset).",
+            unset.join(", CONFIG_")
+        )
+    }
+}
+
 fn keyboard(c: &Ctx) -> Outcome {
     if c.base.0 == Base::Detached {
         return Outcome::absent("the base is detached").evidence(c.base.1.clone());
     }
     let ip = &c.profile.input;
-    let usb = c.find_dev("usb", |d| {
-        d.usb_id() == Some((ip.usb_vendor, ip.keyboard_product))
-    });
     let inputs = match list(c) {
         Ok(i) => i,
         Err(o) => return o,
     };
+    // No USB bus at all: the kernel or its host controller is the cause, not the base.
+    if let Some(Fact::Absent { path }) = c.facts.buses.get("usb") {
+        let o = Outcome::failed(
+            "the base keyboard cannot be found: this kernel shows no USB bus at all",
+        )
+        .evidence(format!(
+            "{}: not found (the kernel registered no USB bus)",
+            slash(path.trim_end_matches("/devices"))
+        ));
+        let cause = match c.find_dev("pci", |d| d.pci_id() == Some(c.profile.input.xhci)) {
+            Look::Missing(m) => format!(
+                "The USB controller (PCI 8086:9d2f, 00:14.0) is not found either ({m}): the cause cannot be told from here; `lspci -nn` and `journalctl -k -b | grep -i xhci` would tell."
+            ),
+            Look::Found(x) if x.driver.is_none() => format!(
+                "The USB controller {} has no driver: read `journalctl -k -b | grep -i -e xhci -e {}`.",
+                x.name, x.name
+            ),
+            _ => "The cause cannot be told from here: `journalctl -k -b | grep -i usb` would tell."
+                .to_string(),
+        };
+        return o.hint(options_hint(
+            c,
+            &["USB", "USB_XHCI_HCD", "USB_XHCI_PCI"],
+            &cause,
+        ));
+    }
+    let usb = c.find_dev("usb", |d| {
+        d.usb_id() == Some((ip.usb_vendor, ip.keyboard_product))
+    });
     match usb {
         Look::Unknown(u) => Outcome::unknown("cannot list USB devices").evidence(u),
         Look::Missing(m) => {
             let o = Outcome::failed("the base keyboard (USB 045e:0922) is not on the USB bus")
                 .evidence(format!("{m}: no 045e:0922"));
             if c.base.0 == Base::Attached {
-                o.evidence(c.base.1.clone())
+                o.evidence(c.base.1.clone()).hint(
+                    "The base's hubs are there but its keyboard is not: detach and re-attach the base, and read `journalctl -k -b | grep -i -e 1-1.3 -e 045e`.",
+                )
             } else {
-                o.evidence(format!("base state: {}", c.base.1))
+                o.evidence(format!("base state: {}", c.base.1)).hint(
+                    "Neither the keyboard nor the base's hubs are on USB, and the base state is unknown: if the base is attached, detach and re-attach it; `journalctl -k -b | grep -i -e usb -e 045e` would tell.",
+                )
             }
         }
         Look::Found(d) => {
@@ -179,7 +264,9 @@ fn keyboard(c: &Ctx) -> Outcome {
                 .into_iter()
                 .find(|i| has(i, "ev", EV_KEY) && has(i, "key", KEY_Q));
             match kb {
-                Some(i) => Outcome::ok(format!("{} on USB {}", name(i), d.name)).evidence(ev(i)),
+                Some(i) => Outcome::ok(format!("{} on USB {}", name(i), d.name))
+                    .evidence(ev(i))
+                    .evidence_all(keyboard_log(c)),
                 None => Outcome::failed(format!(
                     "the base keyboard is on USB ({}) but has no keyboard input device",
                     d.name
@@ -189,7 +276,12 @@ fn keyboard(c: &Ctx) -> Outcome {
                     d.name,
                     d.driver.as_deref().unwrap_or("none")
                 ))
-                .hint("Enable CONFIG_USB_HID and CONFIG_HID_GENERIC; reattach the base."),
+                .evidence_all(keyboard_log(c))
+                .hint(options_hint(
+                    c,
+                    &["USB_HID", "HID_GENERIC"],
+                    "The cause cannot be told from here: `journalctl -k -b | grep -i 045E:0922` would tell; detaching and re-attaching the base re-probes it.",
+                )),
             }
         }
     }
@@ -206,14 +298,37 @@ fn touchpad(c: &Ctx) -> Outcome {
     });
     match tp {
         Some(i) => Outcome::ok(format!("{} present", name(i))).evidence(ev(i)),
-        None => Outcome::degraded("the keyboard works but there is no touchpad input device")
-            .evidence("/sys/class/input: no 045e:0922 device with pointer capabilities"),
+        None => {
+            let o = Outcome::degraded("the keyboard works but there is no touchpad input device")
+                .evidence("/sys/class/input: no 045e:0922 device with pointer capabilities")
+                .evidence_all(keyboard_log(c));
+            match c.provide_fix(&c.profile.input.keyboard_hid) {
+                Some(h) => o.hint(format!(
+                    "The touchpad is driven by hid-multitouch (it takes the keyboard over from hid-generic): {h}"
+                )),
+                None => o.hint("hid_multitouch is in this kernel: the cause cannot be told from here; `journalctl -k -b | grep -i 045E:0922` would tell, and detaching and re-attaching the base re-probes it."),
+            }
+        }
     }
 }
 
 fn buttons(c: &Ctx) -> Outcome {
     let ip = &c.profile.input;
     let dev = c.by_hid("platform", ip.buttons_hid);
+    if let Look::Missing(m) = &dev {
+        let acpi = match c.by_hid("acpi", ip.buttons_hid) {
+            Look::Found(a) => format!("/sys/bus/acpi/devices/{} exists", a.name),
+            Look::Missing(a) => format!("{a}: no {} either", ip.buttons_hid),
+            Look::Unknown(u) => u,
+        };
+        return Outcome::failed(format!("buttons: {} not found", ip.buttons_hid))
+            .evidence(format!("{m}: no {}", ip.buttons_hid))
+            .evidence(acpi)
+            .hint(format!(
+                "The cause cannot be told from here: the firmware lists no {h} platform device. `ls /sys/bus/acpi/devices | grep {h}` and `journalctl -k -b | grep {h}` would tell.",
+                h = ip.buttons_hid
+            ));
+    }
     let bound = c.link_bound("platform", dev, &ip.buttons, "buttons");
     if bound.status != crate::report::Status::Ok {
         return bound;
@@ -222,6 +337,7 @@ fn buttons(c: &Ctx) -> Outcome {
         Ok(i) => i,
         Err(o) => return o,
     };
+    // gpio-keys.N.auto under MSHW0040:00; N varies between boots (.1/.2, .8/.9).
     let marker = format!("/{}:", ip.buttons_hid);
     let keys: Vec<&InputDevice> = inputs
         .iter()
@@ -238,22 +354,43 @@ fn buttons(c: &Ctx) -> Outcome {
     .map(|(_, n)| *n)
     .collect();
     if keys.is_empty() {
+        let log: Vec<String> = c
+            .log_lines(&[ip.buttons_hid])
+            .into_iter()
+            .chain(c.log_lines(&["soc_button_array"]))
+            .collect();
         let o = Outcome::failed("soc_button_array is bound but created no gpio-keys input devices")
             .evidence_all(bound.evidence)
             .evidence(format!(
                 "/sys/class/input: no device under {}",
                 ip.buttons_hid
-            ));
-        // The known cause is a probe before the Sunrise Point pinctrl was ready, which a
-        // built-in pinctrl rules out.
+            ))
+            .evidence_all(log.clone());
+        let reload = "`modprobe -r soc_button_array && modprobe soc_button_array`";
+        // The known cause is a probe before the Sunrise Point pinctrl was ready (F11),
+        // which a built-in pinctrl rules out; a module pinctrl makes it possible, and
+        // only the kernel log shows it.
         match c.kernel_has(&c.profile.detach.pinctrl) {
             Has::Builtin(e) => o
                 .evidence(e)
-                .hint("pinctrl is built in, so this is not the pinctrl load-order race: reload soc_button_array (`modprobe -r soc_button_array && modprobe soc_button_array`) and read `journalctl -k -b | grep -i -e soc_button -e gpio-keys`."),
-            Has::Module(e) => o
-                .summary_suffix(" (probed before the pinctrl module was loaded)")
-                .evidence(format!("pinctrl is a module: {e}")),
-            _ => o.summary_suffix(" (probed before pinctrl?)"),
+                .hint(format!("pinctrl is built in, so this is not the pinctrl load-order race: reload soc_button_array ({reload}) and read `journalctl -k -b | grep -i -e soc_button -e gpio-keys`.")),
+            Has::Module(e) => {
+                let shown = log.iter().any(|l| {
+                    let l = l.to_ascii_lowercase();
+                    l.contains("defer") || l.contains("gpio") && l.contains("fail")
+                });
+                let o = o.evidence(format!("pinctrl is a module: {e}"));
+                if shown {
+                    o.summary_suffix(" (probed before the pinctrl module was ready, as the kernel log shows)")
+                        .hint(format!("Put pinctrl_sunrisepoint in the initrd (NixOS: `boot.initrd.kernelModules`) or build it in; for now reload soc_button_array: {reload}."))
+                } else {
+                    o.summary_suffix(" (pinctrl is a module, so it may have probed before the pinctrl module was ready; no kernel log line shows it)")
+                        .hint(format!("The kernel log would tell (`journalctl -k -b | grep -i -e soc_button -e gpio-keys -e MSHW0040`). If it probed before pinctrl, put pinctrl_sunrisepoint in the initrd (NixOS: `boot.initrd.kernelModules`); for now reload soc_button_array: {reload}."))
+                }
+            }
+            _ => o
+                .summary_suffix(" (cannot tell whether pinctrl is built in)")
+                .hint(format!("The kernel log would tell: `journalctl -k -b | grep -i -e soc_button -e gpio-keys -e pinctrl`; reload soc_button_array: {reload}.")),
         }
     } else if missing.is_empty() {
         Outcome::ok("power, volume up and volume down buttons present")
@@ -261,6 +398,7 @@ fn buttons(c: &Ctx) -> Outcome {
     } else {
         Outcome::degraded(format!("button(s) missing: {}", missing.join(", ")))
             .evidence_all(keys.iter().map(|i| ev(i)))
+            .hint("The cause cannot be told from here: `journalctl -k -b | grep -i gpio-keys` would tell; reload soc_button_array.")
     }
 }
 
@@ -269,18 +407,41 @@ fn lid(c: &Ctx) -> Outcome {
         Ok(i) => i,
         Err(o) => return o,
     };
+    // Records: `ACPI: button: Lid Switch [LID0]` (>= 5.14) or `ACPI: Lid Switch [LID0]`
+    // (5.10); the 15" also warns "The lid device is not compliant to SW_LID.", which is
+    // harmless.
+    let log: Vec<String> = c
+        .log_lines(&["Lid Switch [LID0]"])
+        .into_iter()
+        .chain(c.log_lines(&["not compliant to SW_LID"]))
+        .collect();
     match inputs
         .iter()
         .find(|i| has(i, "ev", EV_SW) && has(i, "sw", SW_LID))
     {
-        Some(i) => Outcome::ok(format!("{} reports SW_LID", name(i))).evidence(ev(i)),
+        Some(i) => Outcome::ok(format!("{} reports SW_LID", name(i)))
+            .evidence(ev(i))
+            .evidence_all(log),
         None => {
             let acpi = c.by_hid("acpi", c.profile.input.lid_hid);
             let o = Outcome::failed("no input device reports the lid switch (SW_LID)")
-                .evidence("/sys/class/input/*/capabilities/sw: no SW_LID");
+                .evidence("/sys/class/input/*/capabilities/sw: no SW_LID")
+                .evidence_all(log);
             match acpi {
-                Look::Found(d) => o.evidence(format!("/sys/bus/acpi/devices/{} exists", d.name)),
-                _ => o,
+                Look::Missing(m) => o
+                    .summary_suffix(&format!("; no {} lid device found", c.profile.input.lid_hid))
+                    .evidence(format!("{m}: no {}", c.profile.input.lid_hid))
+                    .hint("The firmware lists no lid device: the cause cannot be told from here; `ls /sys/bus/acpi/devices | grep PNP0C0D` and `journalctl -k -b | grep -i lid` would tell."),
+                found => {
+                    let o = match found {
+                        Look::Found(d) => o.evidence(format!("/sys/bus/acpi/devices/{} exists", d.name)),
+                        _ => o,
+                    };
+                    match c.provide_fix(&c.profile.input.lid) {
+                        Some(h) => o.hint(format!("The ACPI button driver reports the lid: {h}")),
+                        None => o.hint("The ACPI button driver is in this kernel: the cause cannot be told from here; `journalctl -k -b | grep -i lid` would tell."),
+                    }
+                }
             }
         }
     }
@@ -300,13 +461,21 @@ fn tablet_mode(c: &Ctx) -> Outcome {
         None => {
             let d = &c.profile.detach;
             let dtx = c.by_hid("platform", d.dtx_hid);
-            let bound = matches!(&dtx, Look::Found(x) if x.driver.as_deref() == Some(d.dtx.driver));
             let o = Outcome::failed(format!("no tablet-mode switch (\"{want}\")"))
                 .evidence("/sys/class/input/*/capabilities/sw: no SW_TABLET_MODE");
-            if bound {
-                o
-            } else {
-                o.summary_suffix("; the DTX driver is not bound (see detach)")
+            match dtx {
+                Look::Found(x) if x.driver.as_deref() == Some(d.dtx.driver) => o.hint(format!(
+                    "surface_dtx is bound but created no switch: the cause cannot be told from here; `journalctl -k -b | grep -i dtx` would tell; reload it (`modprobe -r {m} && modprobe {m}`).",
+                    m = d.dtx.module
+                )),
+                Look::Found(_) => o
+                    .summary_suffix("; the DTX driver is not bound (see detach)")
+                    .hint("Make the DTX driver bind (see detach.dtx-driver and detach.ssam)."),
+                Look::Missing(m) => o
+                    .summary_suffix(&format!("; no DTX device {} found", d.dtx_hid))
+                    .evidence(format!("{m}: no {}", d.dtx_hid))
+                    .hint("The cause cannot be told from here: the firmware lists no DTX device; see detach."),
+                Look::Unknown(u) => o.evidence(u).hint("See detach.dtx-driver."),
             }
         }
     }
@@ -317,18 +486,51 @@ fn lid_wake(c: &Ctx) -> Outcome {
     let dev = c.find_dev("platform", |d| d.name == ip.gpe_device);
     match dev {
         Look::Missing(m) => {
-            let o = c.link_kernel_has(&ip.gpe, "lid wake");
-            if o.status == crate::report::Status::Ok {
-                Outcome::failed("surface_gpe is available but not loaded: opening the lid will not wake the machine")
-                    .evidence(format!("{m}: no {}", ip.gpe_device))
-                    .evidence_all(o.evidence)
-                    .hint("Load it: `modprobe surface_gpe` (and check that it is not blacklisted).")
-            } else {
-                Outcome::failed(format!(
-                    "{}: opening the lid will not wake the machine",
-                    o.summary
-                ))
-                .evidence_all(o.evidence)
+            let ev = format!("{m}: no {}", ip.gpe_device);
+            match c.kernel_has(&ip.gpe) {
+                Has::Builtin(e) => Outcome::failed("surface_gpe is built in but created no device: opening the lid will not wake the machine")
+                    .evidence(ev)
+                    .evidence(e)
+                    .hint("Its DMI match did not apply: the cause cannot be told from here; `cat /sys/class/dmi/id/product_name` and `journalctl -k -b | grep -i surface_gpe` would tell."),
+                Has::Module(e) if c.loaded(ip.gpe.module) == Some(true) => Outcome::failed("surface_gpe is loaded but created no device: opening the lid will not wake the machine")
+                    .evidence(ev)
+                    .evidence(e)
+                    .hint("Its DMI match did not apply: the cause cannot be told from here; `cat /sys/class/dmi/id/product_name` and `journalctl -k -b | grep -i surface_gpe` would tell."),
+                Has::Module(e) => Outcome::failed("surface_gpe is available but not loaded: opening the lid will not wake the machine")
+                    .evidence(ev)
+                    .evidence(e)
+                    .hint("Load it: `modprobe surface_gpe` (and check that it is not blacklisted)."),
+                Has::No(e) => {
+                    let o = Outcome::failed(format!(
+                        "lid wake: the running kernel has no {} driver (CONFIG_{}): opening the lid will not wake the machine",
+                        ip.gpe.module, ip.gpe.config
+                    ))
+                    .evidence(ev)
+                    .evidence(e);
+                    match c.provide_fix(&ip.gpe) {
+                        Some(h) => o.hint(h),
+                        None => o,
+                    }
+                }
+                // Not loaded and no driver registered: lid wake is off whatever the
+                // kernel has; only the fix depends on what cannot be read.
+                Has::Unknown(e)
+                    if c.loaded(ip.gpe.module) == Some(false)
+                        && c.driver_registered("platform", ip.gpe.driver) == Some(false) =>
+                {
+                    Outcome::failed("surface_gpe is not loaded and created no device: opening the lid will not wake the machine")
+                        .evidence(ev)
+                        .evidence(format!("/proc/modules: no {}", ip.gpe.module))
+                        .evidence(format!("/sys/bus/platform/drivers: no {}", ip.gpe.driver))
+                        .evidence(e)
+                        .hint(format!(
+                            "Try `modprobe {}`; if the module is not found, this kernel lacks CONFIG_{} (its config and module tree cannot be read to tell).",
+                            ip.gpe.module, ip.gpe.config
+                        ))
+                }
+                Has::Unknown(e) => Outcome::unknown("lid wake: cannot tell whether the kernel has surface_gpe")
+                    .evidence(ev)
+                    .evidence(e),
             }
         }
         dev => c.link_bound("platform", dev, &ip.gpe, "lid wake"),
@@ -342,15 +544,25 @@ fn nodes(c: &Ctx) -> Outcome {
     };
     let mut missing = Vec::new();
     let mut unknown = Vec::new();
+    let mut no_udev = Vec::new();
     let mut n = 0;
     for i in inputs {
-        if let (Some(e), Some(node)) = (&i.event, &i.node) {
-            n += 1;
-            match node {
-                Fact::Ok(NodeKind::CharDevice { .. }) => {}
-                Fact::Unknown { .. } => unknown.push(why(node)),
-                _ => missing.push(format!("/dev/input/{e} ({})", name(i))),
+        let (Some(e), Some(node)) = (&i.event, &i.node) else {
+            continue;
+        };
+        n += 1;
+        let sysfs = format!("/sys/class/input/{e}");
+        match c.node(&format!("/dev/input/{e}"), node, &sysfs) {
+            NodeSeen::Ok(_) => {
+                if !c.live() && matches!(i.udev, Fact::Absent { .. }) {
+                    no_udev.push(format!(
+                        "/sys/class/input/{e} ({}): no udev record",
+                        name(i)
+                    ));
+                }
             }
+            NodeSeen::Unknown(u) => unknown.push(u),
+            NodeSeen::Missing(m) | NodeSeen::Wrong(m) => missing.push(format!("{m} ({})", name(i))),
         }
     }
     if !missing.is_empty() {
@@ -359,13 +571,32 @@ fn nodes(c: &Ctx) -> Outcome {
             missing.len()
         ))
         .evidence_all(missing)
+        .hint("Check that systemd-udevd runs; `udevadm trigger --subsystem-match=input`.")
     } else if !unknown.is_empty() {
         Outcome::unknown("some event nodes cannot be examined").evidence_all(unknown)
     } else if n == 0 {
         Outcome::failed("no input device has an event node")
             .evidence("/sys/class/input/*/event*: none")
-    } else {
+            .hint(options_hint(
+                c,
+                &["INPUT_EVDEV"],
+                "The cause cannot be told from here: `journalctl -k -b | grep -i evdev` would tell.",
+            ))
+    } else if c.live() {
         Outcome::ok(format!("{n} event nodes present")).evidence("/dev/input")
+    } else {
+        let mut o = Outcome::ok(format!(
+            "{n} event devices in sysfs (a captured tree: /dev/input is not judged)"
+        ))
+        .evidence("/sys/class/input/event*");
+        if !no_udev.is_empty() && no_udev.len() < n {
+            o = o.notice(format!(
+                "the udev database has no record of {} of {n} event devices: {}",
+                no_udev.len(),
+                no_udev.join(", ")
+            ));
+        }
+        o
     }
 }
 

@@ -2,7 +2,7 @@
 //! generations, taint.
 
 use super::ctx::{Ctx, slash, why};
-use super::{CheckDef, Outcome, SubsystemDef};
+use super::{CheckDef, Outcome, SubsystemDef, Tag, fact};
 use crate::facts::Fact;
 
 pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
@@ -16,9 +16,13 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             rationale: "Every other kernel check looks up the modules and config of this release.",
             fix: "Make /proc/sys/kernel/osrelease readable (is /proc mounted?).",
             requires: &[],
-            basis: &[],
-            proven_by: "",
-            captured: "",
+            basis: &[fact(
+                Tag::Verified,
+                "The release is /proc/sys/kernel/osrelease (`uname -r`); module trees are per release",
+                "§2 (how a build identifies itself), §3",
+            )],
+            proven_by: "nothing later proves it (it never fails: unreadable is unknown)",
+            captured: "the tree's proc/sys/kernel/osrelease as copied.",
             run: release,
         },
         CheckDef {
@@ -28,9 +32,20 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             rationale: "The Surface Book 2 touchscreen and pen need the IPTS driver, which only the linux-surface patches provide; stock kernels also lack the camera and Wi-Fi fixes.",
             fix: "Boot a linux-surface kernel: on Debian/Ubuntu/Arch/Fedora install it from the linux-surface repository; on NixOS import nixos-hardware's `microsoft-surface-common` module, rebuild and reboot.",
             requires: &["kernel.release"],
-            basis: &[],
-            proven_by: "",
-            captured: "",
+            basis: &[
+                fact(
+                    Tag::Verified,
+                    "HID_IPTS, HID_ITHC, HID_SURFACE, SURFACE_BOOK1_DGPU_SWITCH, RTC_DRV_SURFACE and modules ipts/ithc/hid-surface exist only in the linux-surface patches; stock kernels log no IPTS lines and drive no touchscreen",
+                    "§2 (LS patches/6.19), §7; hw-probe 098A00936EA6, 44CB94E9B7BC, DAD0271D40B8 (stock)",
+                ),
+                fact(
+                    Tag::Verified,
+                    "Every linux-surface kernel read logs `DMAR: Passthrough IOMMU for IPTS`, no stock one does",
+                    "§7; records note 2",
+                ),
+            ],
+            proven_by: "a bound IPTS driver (touch.ipts-bound) proves the patches; patch markers come from ctx.surface_patches",
+            captured: "config.gz, the module tree and the release of the tree; the DMAR lines only with --dmesg. `No` needs a readable config or module tree.",
             run: patches,
         },
         CheckDef {
@@ -40,9 +55,13 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             rationale: "Without the config the checks cannot tell a driver missing from the kernel from a driver not loaded.",
             fix: "Build with CONFIG_IKCONFIG_PROC=y (NixOS does by default), or install the kernel's config as /boot/config-<release>.",
             requires: &["kernel.release"],
-            basis: &[],
-            proven_by: "",
-            captured: "",
+            basis: &[fact(
+                Tag::Verified,
+                "NixOS kernels have /proc/config.gz built in (IKCONFIG_PROC); other distributions install /boot/config-<release>",
+                "§3 (nixpkgs common-config.nix)",
+            )],
+            proven_by: "nothing later proves it (it never fails: missing is unknown, and checks fall back to the module tree)",
+            captured: "the tree's proc/config.gz or boot/config-<release>.",
             run: config,
         },
         CheckDef {
@@ -52,9 +71,13 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             rationale: "When a kernel update removed the running kernel's modules, no driver that is a module can load until reboot.",
             fix: "Reboot into the installed kernel, or reinstall the modules package of the running kernel.",
             requires: &["kernel.release"],
-            basis: &[],
-            proven_by: "",
-            captured: "",
+            basis: &[fact(
+                Tag::Verified,
+                "The running kernel's modules are in /lib/modules/<release>, on NixOS /run/booted-system/kernel-modules/lib/modules/<release>",
+                "§3 (nixpkgs kmod module-dir.patch, systemd kmod-static-nodes)",
+            )],
+            proven_by: "a module of this release loaded (/proc/modules) proves the tree existed at boot, not that it exists now",
+            captured: "the tree's module directories; a copied tree may leave them out (then the failure is the copy's).",
             run: modules,
         },
         CheckDef {
@@ -64,9 +87,13 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             rationale: "After `nixos-rebuild switch` or `boot` with a new kernel, the running kernel is not the one configured: checks describe the old kernel until reboot.",
             fix: "Reboot to run the configured kernel.",
             requires: &["kernel.release"],
-            basis: &[],
-            proven_by: "",
-            captured: "",
+            basis: &[fact(
+                Tag::Verified,
+                "A reboot is pending when /run/booted-system/{kernel,kernel-modules,initrd} differ from /nix/var/nix/profiles/system or /run/current-system",
+                "§3 (nixpkgs auto-upgrade.nix allowReboot)",
+            )],
+            proven_by: "nothing later proves it",
+            captured: "the generation links of the tree (they are symlinks into /nix/store and resolve only if the store was copied).",
             run: nixos_generation,
         },
         CheckDef {
@@ -76,9 +103,13 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             rationale: "After an oops, drivers may be half-initialized and any verdict about them is suspect.",
             fix: "Read the oops with `journalctl -k -b | grep -B5 -A30 'Oops\\|BUG'` and report it with the linux-surface issue template.",
             requires: &[],
-            basis: &[],
-            proven_by: "",
-            captured: "",
+            basis: &[fact(
+                Tag::Verified,
+                "Taint bits D (7, oops) and M (4, machine check) of /proc/sys/kernel/tainted",
+                "K Documentation/admin-guide/tainted-kernels.rst",
+            )],
+            proven_by: "nothing later proves it",
+            captured: "the tree's proc/sys/kernel/tainted as copied.",
             run: taint,
         },
     ],

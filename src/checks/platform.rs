@@ -2,7 +2,7 @@
 //! profile (performance modes).
 
 use super::ctx::{Ctx, why};
-use super::{CheckDef, Outcome, SubsystemDef};
+use super::{CheckDef, Outcome, SubsystemDef, Tag, fact};
 use crate::facts::Fact;
 
 pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
@@ -14,11 +14,15 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             title: "Aggregator platform hub",
             verifies: "The Surface Book 2 platform hub (ACPI MSHW0107) is bound to surface_aggregator_platform_hub (CONFIG_SURFACE_AGGREGATOR_REGISTRY).",
             rationale: "The hub creates the aggregator client devices, here the platform-profile device.",
-            fix: "Enable CONFIG_SURFACE_AGGREGATOR_REGISTRY and load `surface_aggregator_registry`.",
+            fix: "If the kernel lacks CONFIG_SURFACE_AGGREGATOR_REGISTRY use one that has it; if it is a module, load `surface_aggregator_registry`; the hub binds once the aggregator is up.",
             requires: &[],
-            basis: &[],
-            proven_by: "",
-            captured: "",
+            basis: &[fact(
+                Tag::Verified,
+                "ACPI MSHW0107 is the Surface Book 2 in the aggregator registry; surface_aggregator_platform_hub binds it and creates the platform-profile client 01:03:01:00:01",
+                "§1.1 (K surface_aggregator_registry.c), §6",
+            )],
+            proven_by: "the platform-profile client 01:03:01:00:01 bound (only the hub creates it)",
+            captured: "sysfs shows MSHW0107:00 and its driver link.",
             run: hub,
         },
         CheckDef {
@@ -26,11 +30,15 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             title: "Platform profile",
             verifies: "The platform-profile client (01:03:01:00:01) is bound to surface_platform_profile and /sys/firmware/acpi/platform_profile answers.",
             rationale: "Power daemons switch between low-power and performance modes through it.",
-            fix: "Enable CONFIG_SURFACE_PLATFORM_PROFILE and load `surface_platform_profile`.",
+            fix: "If the kernel lacks CONFIG_SURFACE_c.profile.platform.profile_core use one that has it; if it is a module, load `surface_platform_profile`.",
             requires: &["platform.hub"],
-            basis: &[],
-            proven_by: "",
-            captured: "",
+            basis: &[fact(
+                Tag::Verified,
+                "The gen5 registry group of the SB2 holds only the platform-profile node ssam:01:03:01:00:01, bound by surface_platform_profile",
+                "§1.1 (K surface_aggregator_registry.c)",
+            )],
+            proven_by: "/sys/firmware/acpi/platform_profile answering proves the driver bound",
+            captured: "sysfs shows the client device and /sys/firmware/acpi/platform_profile as copied.",
             run: profile,
         },
     ],
@@ -58,12 +66,22 @@ fn profile(c: &Ctx) -> Outcome {
     match &c.facts.platform_profile.current {
         Fact::Ok(cur) => Outcome::ok(format!(
             "profile {cur} (choices: {})",
-            c.facts.platform_profile.choices.ok().cloned().unwrap_or_default()
+            c.facts
+                .platform_profile
+                .choices
+                .ok()
+                .cloned()
+                .unwrap_or_default()
         ))
         .evidence("/sys/firmware/acpi/platform_profile")
         .evidence_all(bound.evidence),
-        f => Outcome::failed("surface_platform_profile is bound but /sys/firmware/acpi/platform_profile does not answer")
-            .evidence(why(f))
-            .hint("Load `platform_profile` (CONFIG_ACPI_PLATFORM_PROFILE)."),
+        f => {
+            let o = Outcome::failed("surface_platform_profile is bound but /sys/firmware/acpi/platform_profile does not answer")
+                .evidence(why(f));
+            match c.provide_fix(&c.profile.platform.profile_core) {
+                Some(h) => o.hint(format!("The ACPI platform-profile core provides that file: {h}")),
+                None => o.hint("The platform-profile core is in this kernel: the cause cannot be told from here; `journalctl -k -b | grep -i platform_profile` would tell."),
+            }
+        }
     }
 }

@@ -47,7 +47,7 @@ pub fn human(r: &Report, color: bool, verbose: bool) -> String {
         "unknown" => "model unknown",
         _ => "not a Surface Book 2",
     };
-    let model = if m.model_source == "dmi-product" {
+    let model = if matches!(m.model_source.as_str(), "dmi-product" | "devices") {
         format!("{model} (size not detected)")
     } else {
         model.to_string()

@@ -301,7 +301,16 @@ impl Sb2 {
     }
 
     pub fn build(&self) -> Tree {
-        let t = Tree::new();
+        self.build_into(Tree::new())
+    }
+
+    /// Builds this machine in memory (see [`Tree::new_in_memory`]).
+    pub fn build_in_memory(&self) -> Tree {
+        self.build_into(Tree::new_in_memory())
+    }
+
+    /// Builds this machine into the empty tree `t`.
+    pub fn build_into(&self, t: Tree) -> Tree {
         self.os(&t);
         self.kernel(&t);
         self.pci(&t);
@@ -945,4 +954,484 @@ impl Sb2 {
         }
         t.attr("proc/987/comm", "surface-dtx-dae");
     }
+}
+
+// ---- knobs for property and captured-tree tests ---------------------------------
+
+impl Sb2 {
+    /// Whether this kernel has the current (HID) IPTS driver, so that iptsd runs
+    /// and its virtual touchscreen and stylus exist.
+    pub fn has_hid_ipts(&self) -> bool {
+        self.hid_ipts()
+    }
+
+    /// The directory of systemd units, root-relative.
+    pub fn units_dir(&self) -> &'static str {
+        match self.distro {
+            Distro::NixOs => "nix/store/5555ffff-system-units",
+            _ => "usr/lib/systemd/system",
+        }
+    }
+
+    /// The directory of udev rules, root-relative.
+    pub fn rules_dir(&self) -> &'static str {
+        match self.distro {
+            Distro::NixOs => "nix/store/6666aaaa-udev-rules",
+            _ => "usr/lib/udev/rules.d",
+        }
+    }
+
+    fn wants_dir(&self) -> String {
+        match self.distro {
+            Distro::NixOs => format!("{}/multi-user.target.wants", self.units_dir()),
+            _ => "etc/systemd/system/multi-user.target.wants".into(),
+        }
+    }
+
+    /// The ImgU firmware file, root-relative.
+    pub fn imgu_firmware(&self) -> String {
+        match self.distro {
+            Distro::NixOs => format!("{NIX_FIRMWARE}/intel/ipu3-fw.bin.zst"),
+            _ => "lib/firmware/intel/ipu3-fw.bin".into(),
+        }
+    }
+}
+
+/// The DMI identity files of the tree (`sys/class/dmi/id/<name>`).
+pub const DMI_IDENTITY: &[&str] = &["product_name", "sys_vendor", "product_sku", "board_name"];
+
+/// Ways a DMI identity file is found unreadable or wrong in real captures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DmiCorruption {
+    /// These bytes in place of the value.
+    Garbage(Vec<u8>),
+    /// An empty value (just the newline sysfs adds).
+    Empty,
+    /// A 0-byte file.
+    ZeroBytes,
+    /// The file is not there.
+    Missing,
+    /// Bytes that are not UTF-8 around a plausible value.
+    NonUtf8,
+    /// A directory where the file should be (reading it fails with EISDIR).
+    Directory,
+    /// A symlink to nothing (reading it fails with ENOENT, listing shows it).
+    DanglingLink,
+}
+
+/// Corrupts DMI identity file `name` (one of [`DMI_IDENTITY`]) as `how` says.
+pub fn corrupt_dmi(t: &Tree, name: &str, how: &DmiCorruption) {
+    let rel = format!("sys/class/dmi/id/{name}");
+    match how {
+        DmiCorruption::Garbage(bytes) => t.file(&rel, bytes),
+        DmiCorruption::Empty => t.file(&rel, "\n"),
+        DmiCorruption::ZeroBytes => t.file(&rel, ""),
+        DmiCorruption::Missing => t.remove(&rel),
+        DmiCorruption::NonUtf8 => t.file(&rel, b"\xff\xfeSurface\x80Book\xc3\x28 2\n"),
+        DmiCorruption::Directory => t.dir_in_place_of(&rel),
+        DmiCorruption::DanglingLink => t.dangling_link_in_place_of(&rel),
+    }
+}
+
+/// Config options [`Break::ConfigUnset`] may unset.
+pub const UNSETTABLE_OPTIONS: &[&str] = &[
+    "SURFACE_AGGREGATOR",
+    "SURFACE_ACPI_NOTIFY",
+    "SURFACE_DTX",
+    "SURFACE_GPE",
+    "INTEL_MEI_ME",
+    "VIDEO_IPU3_CIO2",
+    "INTEL_SKL_INT3472",
+    "VIDEO_OV7251",
+    "INPUT_SOC_BUTTON_ARRAY",
+    "ACPI_BATTERY",
+    "MWIFIEX_PCIE",
+    "HIDRAW",
+    "HID_IPTS",
+];
+
+/// One broken link, the way real machines break (docs/hardware.md section 4 and
+/// tests/fixtures.rs). Each is applied to a healthy tree; they can be combined,
+/// in which case a link already broken by another is left as it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Break {
+    /// The aggregator's serial device alone is unbound.
+    SsamUnbound,
+    /// F1: the aggregator failed to probe, and everything waiting for it is gone.
+    SsamProbeFailed,
+    /// F2: Surface ACPI Notify's device is unbound (probe failed).
+    SanUnbound,
+    /// F2: surface_acpi_notify is not loaded.
+    SanNotLoaded,
+    /// F3: iptsd is not running (its virtual devices are gone too).
+    IptsdStopped,
+    /// F3: iptsd is not installed (unit and udev rule gone).
+    IptsdNotInstalled,
+    /// iptsd runs but its virtual touchscreen and stylus are gone.
+    TouchDevicesGone,
+    /// The ipts module is not loaded: the MEI client is unbound, no HID device,
+    /// iptsd not running.
+    IptsNotLoaded,
+    /// One sensor (0: INT33BE ov5693, 1: INT347A ov8865, 2: INT347E ov7251) unbound.
+    SensorUnbound(u8),
+    /// The INT3472 power controller is unbound (the sensors stay bound: a state
+    /// downstream proof must read as "INT3472 worked").
+    Int3472Unbound,
+    /// The INT3472 power controller is unbound and so no sensor probed.
+    CamerasUnpowered,
+    /// ImgU failed to probe: unbound, its media and video devices never registered.
+    ImguProbeFailed,
+    /// The ImgU firmware file is gone from disk (ImgU still bound).
+    ImguFirmwareRemoved,
+    /// The CIO2 PCI function and its media and video devices are gone.
+    Cio2Removed,
+    /// F10: the NVIDIA GPU is not on the PCI bus (15" with its base).
+    NvidiaRemoved,
+    /// The NVIDIA GPU is there but no driver is bound.
+    NvidiaUnbound,
+    /// F11: the gpio-keys input devices (power, volume) are gone.
+    ButtonsGone,
+    /// F12: surface_gpe is not loaded.
+    SurfaceGpeNotLoaded,
+    /// A power supply is gone.
+    Bat1Removed,
+    Bat2Removed,
+    AdapterRemoved,
+    /// `/dev/surface/dtx` is gone and the DTX daemon not running.
+    DtxNodeRemoved,
+    /// surface-dtx-daemon is not installed.
+    DtxDaemonNotInstalled,
+    /// surface_dtx is not loaded: no misc device, node or tablet-mode switch.
+    DtxNotLoaded,
+    /// The running kernel's module tree is gone.
+    ModuleTreeRemoved,
+    /// surface_gpe is not loaded, and its module file is gone from the module tree
+    /// and modules.dep (the config still says `=m`).
+    ModuleFileRemoved,
+    /// A config option (index into [`UNSETTABLE_OPTIONS`]) is not set.
+    ConfigUnset(u8),
+    /// mwifiex_pcie is not loaded: the Wi-Fi card is unbound, no interface.
+    WifiNotLoaded,
+    /// btusb is not loaded.
+    BluetoothNotLoaded,
+    /// The base keyboard's input device is gone.
+    KeyboardGone,
+    /// The base touchpad's input device is gone.
+    TouchpadGone,
+    /// The lid switch input device is gone.
+    LidGone,
+    /// The platform profile device and its ACPI files are gone.
+    ProfileGone,
+}
+
+impl Break {
+    /// Every breaker (each sensor and config option once).
+    pub fn all() -> Vec<Break> {
+        let mut v = vec![
+            Break::SsamUnbound,
+            Break::SsamProbeFailed,
+            Break::SanUnbound,
+            Break::SanNotLoaded,
+            Break::IptsdStopped,
+            Break::IptsdNotInstalled,
+            Break::TouchDevicesGone,
+            Break::IptsNotLoaded,
+            Break::Int3472Unbound,
+            Break::CamerasUnpowered,
+            Break::ImguProbeFailed,
+            Break::ImguFirmwareRemoved,
+            Break::Cio2Removed,
+            Break::NvidiaRemoved,
+            Break::NvidiaUnbound,
+            Break::ButtonsGone,
+            Break::SurfaceGpeNotLoaded,
+            Break::Bat1Removed,
+            Break::Bat2Removed,
+            Break::AdapterRemoved,
+            Break::DtxNodeRemoved,
+            Break::DtxDaemonNotInstalled,
+            Break::DtxNotLoaded,
+            Break::ModuleTreeRemoved,
+            Break::ModuleFileRemoved,
+            Break::WifiNotLoaded,
+            Break::BluetoothNotLoaded,
+            Break::KeyboardGone,
+            Break::TouchpadGone,
+            Break::LidGone,
+            Break::ProfileGone,
+        ];
+        v.extend((0..3).map(Break::SensorUnbound));
+        v.extend((0..UNSETTABLE_OPTIONS.len() as u8).map(Break::ConfigUnset));
+        v
+    }
+
+    /// Whether this link exists on machine `m` as built.
+    pub fn applies(self, m: &Sb2) -> bool {
+        match self {
+            Break::IptsdStopped
+            | Break::IptsdNotInstalled
+            | Break::TouchDevicesGone
+            | Break::IptsNotLoaded => m.hid_ipts(),
+            Break::NvidiaRemoved | Break::NvidiaUnbound => m.has_dgpu() && m.base_attached,
+            Break::KeyboardGone | Break::TouchpadGone => m.base_attached,
+            Break::ConfigUnset(i) => {
+                let o = UNSETTABLE_OPTIONS[i as usize];
+                m.config_options()
+                    .iter()
+                    .any(|(k, v)| *k == o && !v.is_empty())
+            }
+            _ => true,
+        }
+    }
+
+    /// Breaks this link in `t`, a tree built from `m` (possibly with other links
+    /// already broken).
+    pub fn apply(self, m: &Sb2, t: &Tree) {
+        match self {
+            Break::SsamUnbound => unbind(t, "serial", "serial0-0"),
+            Break::SsamProbeFailed => {
+                unbind(t, "serial", "serial0-0");
+                for dev in ["MSHW0091:00", "MSHW0133:00", "MSHW0107:00"] {
+                    unbind(t, "platform", dev);
+                }
+                remove_device(t, "surface_aggregator", "01:03:01:00:01");
+                remove(t, "sys/firmware/acpi/platform_profile");
+                remove(t, "sys/firmware/acpi/platform_profile_choices");
+                remove(t, "dev/surface/dtx");
+                remove(t, "sys/class/misc/surface_dtx");
+                remove(t, "sys/devices/virtual/misc/surface_dtx");
+                remove_input(t, 5);
+                remove_power_supply(t, "BAT1");
+                remove_power_supply(t, "BAT2");
+                stop_dtx_daemon(t);
+            }
+            Break::SanUnbound => unbind(t, "platform", "MSHW0091:00"),
+            Break::SanNotLoaded => {
+                unbind(t, "platform", "MSHW0091:00");
+                unregister_driver(t, "platform", "surface_acpi_notify");
+                unload_module(t, "surface_acpi_notify");
+            }
+            Break::IptsdStopped => stop_iptsd(t),
+            Break::IptsdNotInstalled => {
+                stop_iptsd(t);
+                remove(t, &format!("{}/iptsd@.service", m.units_dir()));
+                remove(t, &format!("{}/50-iptsd.rules", m.rules_dir()));
+            }
+            Break::TouchDevicesGone => {
+                remove_input(t, 30);
+                remove_input(t, 31);
+            }
+            Break::IptsNotLoaded => {
+                stop_iptsd(t);
+                remove_device(t, "hid", &m.ipts_hid_name());
+                unbind(t, "mei", &format!("0000:00:16.4-{MEI_UUID}"));
+                unregister_driver(t, "mei", "ipts");
+                unload_module(t, "ipts");
+            }
+            Break::SensorUnbound(i) => {
+                let hid = ["INT33BE", "INT347A", "INT347E"][i as usize % 3];
+                unbind(t, "i2c", &format!("i2c-{hid}:00"));
+            }
+            Break::Int3472Unbound => unbind(t, "i2c", "i2c-INT3472:00"),
+            Break::CamerasUnpowered => {
+                unbind(t, "i2c", "i2c-INT3472:00");
+                for hid in ["INT33BE", "INT347A", "INT347E"] {
+                    unbind(t, "i2c", &format!("i2c-{hid}:00"));
+                }
+            }
+            Break::ImguProbeFailed => {
+                unbind(t, "pci", "0000:00:05.0");
+                remove_class_device(t, "sys/bus/media/devices/media1", "media1");
+                remove_class_device(t, "sys/class/video4linux/video4", "video4");
+                remove_class_device(t, "sys/class/video4linux/video5", "video5");
+            }
+            Break::ImguFirmwareRemoved => remove(t, &m.imgu_firmware()),
+            Break::Cio2Removed => {
+                remove_class_device(t, "sys/bus/media/devices/media0", "media0");
+                for i in 0..4 {
+                    let v = format!("video{i}");
+                    remove_class_device(t, &format!("sys/class/video4linux/{v}"), &v);
+                }
+                remove_device(t, "pci", "0000:00:14.3");
+            }
+            Break::NvidiaRemoved => remove_device(t, "pci", "0000:02:00.0"),
+            Break::NvidiaUnbound => unbind(t, "pci", "0000:02:00.0"),
+            Break::ButtonsGone => {
+                remove_input(t, 1);
+                remove_input(t, 2);
+            }
+            Break::SurfaceGpeNotLoaded => {
+                remove_device(t, "platform", "surface_gpe");
+                unregister_driver(t, "platform", "surface_gpe");
+                unload_module(t, "surface_gpe");
+            }
+            Break::Bat1Removed => remove_power_supply(t, "BAT1"),
+            Break::Bat2Removed => remove_power_supply(t, "BAT2"),
+            Break::AdapterRemoved => remove_power_supply(t, "ADP1"),
+            Break::DtxNodeRemoved => {
+                remove(t, "dev/surface/dtx");
+                stop_dtx_daemon(t);
+            }
+            Break::DtxDaemonNotInstalled => {
+                remove(t, &format!("{}/surface-dtx-daemon.service", m.units_dir()));
+                remove(t, &format!("{}/surface-dtx-daemon.service", m.wants_dir()));
+                stop_dtx_daemon(t);
+            }
+            Break::DtxNotLoaded => {
+                unbind(t, "platform", "MSHW0133:00");
+                unregister_driver(t, "platform", "surface_dtx_pltf");
+                unload_module(t, "surface_dtx");
+                remove(t, "dev/surface/dtx");
+                remove(t, "sys/class/misc/surface_dtx");
+                remove(t, "sys/devices/virtual/misc/surface_dtx");
+                remove_input(t, 5);
+                stop_dtx_daemon(t);
+            }
+            Break::ModuleTreeRemoved => remove(t, &m.module_dir()),
+            Break::ModuleFileRemoved => {
+                Break::SurfaceGpeNotLoaded.apply(m, t);
+                let path = "kernel/drivers/platform/surface/surface_gpe.ko.zst";
+                remove(t, &format!("{}/{path}", m.module_dir()));
+                let dep = format!("{}/modules.dep", m.module_dir());
+                if let Some(text) = t.read(&dep) {
+                    let kept: String = text
+                        .lines()
+                        .filter(|l| !l.starts_with(path))
+                        .map(|l| format!("{l}\n"))
+                        .collect();
+                    t.file(&dep, kept);
+                }
+            }
+            Break::ConfigUnset(i) => unset_option(t, UNSETTABLE_OPTIONS[i as usize]),
+            Break::WifiNotLoaded => {
+                unbind(t, "pci", "0000:01:00.0");
+                let wlan = format!("sys/devices/{PCI}/0000:01:00.0/net");
+                remove(t, "sys/class/net/wlp1s0");
+                remove(t, &wlan);
+                unregister_driver(t, "pci", "mwifiex_pcie");
+                unload_module(t, "mwifiex_pcie");
+            }
+            Break::BluetoothNotLoaded => {
+                unbind(t, "usb", "1-6:1.0");
+                unregister_driver(t, "usb", "btusb");
+                unload_module(t, "btusb");
+            }
+            Break::KeyboardGone => remove_input(t, 10),
+            Break::TouchpadGone => remove_input(t, 11),
+            Break::LidGone => remove_input(t, 0),
+            Break::ProfileGone => {
+                remove_device(t, "surface_aggregator", "01:03:01:00:01");
+                remove(t, "sys/firmware/acpi/platform_profile");
+                remove(t, "sys/firmware/acpi/platform_profile_choices");
+            }
+        }
+    }
+}
+
+// Tolerant forms of the Tree helpers: a link another breaker already broke is left.
+
+fn remove(t: &Tree, rel: &str) {
+    if t.exists(rel) {
+        t.remove(rel);
+    }
+}
+
+fn unbind(t: &Tree, bus: &str, name: &str) {
+    if t.exists(&format!("sys/bus/{bus}/devices/{name}/driver")) {
+        t.unbind(bus, name);
+    }
+}
+
+fn remove_device(t: &Tree, bus: &str, name: &str) {
+    if t.path()
+        .join(format!("sys/bus/{bus}/devices/{name}"))
+        .exists()
+    {
+        t.remove_device(bus, name);
+    }
+}
+
+fn unregister_driver(t: &Tree, bus: &str, driver: &str) {
+    let dir = format!("sys/bus/{bus}/drivers/{driver}");
+    if t.exists(&dir) && t.list(&dir).is_empty() {
+        t.unregister_driver(bus, driver);
+    }
+}
+
+fn unload_module(t: &Tree, name: &str) {
+    let loaded = t
+        .read("proc/modules")
+        .is_some_and(|s| s.lines().any(|l| l.split(' ').next() == Some(name)));
+    if loaded {
+        t.unload_module(name);
+    }
+}
+
+fn remove_input(t: &Tree, n: u32) {
+    if t.exists(&format!("sys/class/input/input{n}")) {
+        // The node may already be gone (or /dev reshaped): remove_input wants it.
+        for e in t.list(&format!("sys/class/input/input{n}/")) {
+            if let Some(ev) = e.strip_prefix("event") {
+                let node = format!("dev/input/event{ev}");
+                if !t.exists(&node) {
+                    t.file(&node, "");
+                }
+            }
+        }
+        t.remove_input(n);
+    }
+}
+
+fn remove_power_supply(t: &Tree, name: &str) {
+    if t.exists(&format!("sys/class/power_supply/{name}")) {
+        t.remove_power_supply(name);
+    }
+}
+
+fn remove_class_device(t: &Tree, link: &str, node: &str) {
+    if t.exists(link) {
+        if !t.exists(&format!("dev/{node}")) {
+            t.file(&format!("dev/{node}"), "");
+        }
+        t.remove_class_device(link, node);
+    }
+}
+
+fn stop_iptsd(t: &Tree) {
+    remove(t, "sys/fs/cgroup/system.slice/system-iptsd.slice");
+    remove(t, "proc/1234");
+    remove_input(t, 30);
+    remove_input(t, 31);
+}
+
+fn stop_dtx_daemon(t: &Tree) {
+    remove(t, "sys/fs/cgroup/system.slice/surface-dtx-daemon.service");
+    remove(t, "proc/987");
+}
+
+/// Rewrites `proc/config.gz` with `CONFIG_<option>` not set.
+fn unset_option(t: &Tree, option: &str) {
+    use std::io::Read;
+    let Ok(bytes) = std::fs::read(t.path().join("proc/config.gz")) else {
+        return;
+    };
+    let mut text = String::new();
+    if flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .is_err()
+    {
+        return;
+    }
+    let set = format!("CONFIG_{option}=");
+    let out: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with(&set) {
+                format!("# CONFIG_{option} is not set\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    t.gz("proc/config.gz", &out);
 }

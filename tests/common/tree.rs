@@ -11,6 +11,32 @@ use std::io::Write;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
+/// How a tree's `/dev` looks: as the generator builds it (real device nodes), every
+/// entry a plain empty file (copied without privileges), or not there at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DevMode {
+    Nodes,
+    PlainFiles,
+    Missing,
+}
+
+impl DevMode {
+    pub const ALL: [DevMode; 3] = [DevMode::Nodes, DevMode::PlainFiles, DevMode::Missing];
+
+    /// Puts `t`'s `/dev` into this shape (from a tree as built).
+    pub fn apply(self, t: &Tree) {
+        match self {
+            DevMode::Nodes => {}
+            DevMode::PlainFiles => {
+                t.dev_as_plain_files();
+            }
+            DevMode::Missing => {
+                t.remove_dev();
+            }
+        }
+    }
+}
+
 pub struct Tree {
     dir: tempfile::TempDir,
 }
@@ -43,6 +69,29 @@ impl Tree {
                 .prefix("surface-check-fixture-")
                 .tempdir()
                 .expect("creating a fixture directory"),
+        }
+    }
+
+    /// A tree in directory `dir` (which must exist).
+    pub fn new_in(dir: &Path) -> Tree {
+        Tree {
+            dir: tempfile::Builder::new()
+                .prefix("surface-check-fixture-")
+                .tempdir_in(dir)
+                .expect("creating a fixture directory"),
+        }
+    }
+
+    /// A tree in memory (`/dev/shm`) when there is one, else as [`Tree::new`]:
+    /// building it is several times faster, which property tests need.
+    pub fn new_in_memory() -> Tree {
+        let shm = Path::new("/dev/shm");
+        let writable = std::fs::metadata(shm).is_ok_and(|m| m.is_dir())
+            && nix::unistd::access(shm, nix::unistd::AccessFlags::W_OK).is_ok();
+        if writable {
+            Tree::new_in(shm)
+        } else {
+            Tree::new()
         }
     }
 
@@ -118,6 +167,90 @@ impl Tree {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         e.write_all(content.as_bytes()).unwrap();
         self.file(rel, e.finish().unwrap());
+    }
+
+    // ---- captured trees --------------------------------------------------------
+
+    /// Every entry under `dev/` that is not a directory (device nodes, FIFOs,
+    /// symlinks, files) becomes a plain empty file, as a copy made without
+    /// privileges, or by a tool that keeps no special files, leaves it. Returns how
+    /// many entries were replaced.
+    pub fn dev_as_plain_files(&self) -> usize {
+        fn walk(dir: &Path, n: &mut usize) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries {
+                let p = entry.expect("dir entry").path();
+                let m = std::fs::symlink_metadata(&p).expect("lstat");
+                if m.is_dir() {
+                    walk(&p, n);
+                } else {
+                    std::fs::remove_file(&p).expect("rm dev entry");
+                    std::fs::write(&p, b"").expect("write plain file");
+                    *n += 1;
+                }
+            }
+        }
+        let mut n = 0;
+        walk(&self.abs("dev"), &mut n);
+        n
+    }
+
+    /// Removes `dev/` altogether, as a copy that left it out does. Returns whether
+    /// there was one.
+    pub fn remove_dev(&self) -> bool {
+        let had = self.exists("dev");
+        if had {
+            self.remove("dev");
+        }
+        had
+    }
+
+    /// Whether any entry under `dev/` is a device node (character or block).
+    pub fn has_device_nodes(&self) -> bool {
+        use std::os::unix::fs::FileTypeExt;
+        fn walk(dir: &Path) -> bool {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return false;
+            };
+            entries.map(|e| e.expect("dir entry").path()).any(|p| {
+                let t = std::fs::symlink_metadata(&p).expect("lstat").file_type();
+                t.is_char_device() || t.is_block_device() || (t.is_dir() && walk(&p))
+            })
+        }
+        walk(&self.abs("dev"))
+    }
+
+    /// Replaces the file at `rel` (whatever it is, or nothing) with a directory.
+    pub fn dir_in_place_of(&self, rel: &str) {
+        if self.exists(rel) {
+            self.remove(rel);
+        }
+        self.mkdir(rel);
+    }
+
+    /// Replaces the file at `rel` with a symlink to a target that does not exist.
+    pub fn dangling_link_in_place_of(&self, rel: &str) {
+        self.link(rel, "/nonexistent/surface-check-fixture");
+    }
+
+    /// Reads a root-relative file as text, or None.
+    pub fn read(&self, rel: &str) -> Option<String> {
+        std::fs::read_to_string(self.abs(rel)).ok()
+    }
+
+    /// The entries of a root-relative directory, sorted; empty when it cannot be read.
+    pub fn list(&self, rel: &str) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.abs(rel))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
     }
 
     // ---- sysfs ---------------------------------------------------------------
