@@ -8,7 +8,12 @@ use libfuzzer_sys::fuzz_target;
 use surface_check::facts::kmsg;
 
 fuzz_target!(|data: &[u8]| {
-    let log = kmsg::parse_bytes(data, surface_check::profiles::SURFACE_BOOK_2.log_needles, "fuzz", true);
+    let log = kmsg::parse_bytes(
+        data,
+        surface_check::profiles::SURFACE_BOOK_2.log_needles,
+        "fuzz",
+        true,
+    );
     let text = String::from_utf8_lossy(data);
     assert_eq!(log.source, "fuzz");
     assert!(log.lines.len() <= kmsg::MAX_LINES);
@@ -26,7 +31,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(l.trim(), l, "line {l:?} is not trimmed");
         assert!(text.contains(l.as_str()), "line {l:?} not in the text");
         assert!(
-            surface_check::profiles::SURFACE_BOOK_2.log_needles.iter().any(|n| kmsg::matches(l, n))
+            surface_check::profiles::SURFACE_BOOK_2
+                .log_needles
+                .iter()
+                .any(|n| kmsg::matches(l, n))
                 || text.lines().any(|t| t.len() > kmsg::MAX_LINE),
             "line {l:?} matches no needle"
         );
