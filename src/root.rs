@@ -7,19 +7,34 @@
 //!
 //! - a size cap per file ([`Limits::max_file`], [`Limits::max_large_file`]);
 //! - symlink loops end in `ELOOP`, reported as [`ReadError::SymlinkLoop`];
-//! - a read that blocks (a hung sysfs attribute, a FIFO) is cut off by the watchdog in
+//! - only regular files are read and only directories listed, on every root: a path
+//!   is first opened with `O_PATH` (which never runs a driver's `open`, never blocks
+//!   on a FIFO and never makes a terminal the controlling one), `fstat`ed, and only a
+//!   regular file is then reopened for reading through `/proc/self/fd/N`, which opens
+//!   exactly the inode just checked. A device node, FIFO or socket where a file is
+//!   expected is [`ReadError::NotRegular`], with no side effect of opening it.
+//!   Directories are opened with `O_DIRECTORY`, which the kernel checks before any
+//!   driver `open`. Device nodes are opened only by [`Root::with_device`], only on the
+//!   live `/`, only at the paths in [`DEVICE_NODES`], and only when they are
+//!   character devices;
+//! - a read that blocks (a hung sysfs attribute) is cut off by the watchdog in
 //!   [`Root::run_watched`]: the path is marked hung, the work starts again, and that
-//!   path then answers [`ReadError::TimedOut`] at once.
+//!   path then answers [`ReadError::TimedOut`] at once;
+//! - one watched run has a deadline ([`Limits::deadline`]) and budgets of bytes read
+//!   and directory entries listed ([`Limits::max_run_bytes`],
+//!   [`Limits::max_run_entries`]), counted over every pass of the run, abandoned ones
+//!   included: past them every read answers [`ReadError::Deadline`] or
+//!   [`ReadError::BudgetSpent`], so a hostile tree costs bounded time and memory.
 //!
 //! Failures are values, never panics: collectors turn them into recorded facts.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
-use std::io::Read;
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -50,6 +65,21 @@ pub enum ReadError {
     TooManyEntries { limit: usize },
     #[error("a device node in a tree that is not the live system is never opened")]
     NotLive,
+    /// A device node, FIFO or socket where a regular file is expected: never opened.
+    #[error("{what}, not a regular file: never opened")]
+    NotRegular { what: String },
+    /// A device node opened with [`Root::with_device`] is not a character device.
+    #[error("{what}, not a character device: never opened")]
+    NotCharDevice { what: String },
+    /// A device node the profile does not name: [`Root::with_device`] refuses it.
+    #[error("not a device node this tool opens")]
+    DeviceNotNamed,
+    /// The run's deadline passed before this read.
+    #[error("not read: the probe's {after_ms} ms deadline passed")]
+    Deadline { after_ms: u64 },
+    /// The run's budget of bytes or directory entries is spent.
+    #[error("not read: the run's budget of {what} is spent")]
+    BudgetSpent { what: String },
     #[error("{0}")]
     Io(String),
 }
@@ -103,6 +133,13 @@ pub struct Limits {
     pub max_dir_entries: usize,
     /// How many hung paths a watched run tolerates before giving up.
     pub max_hung: usize,
+    /// The whole watched run (every pass, after hung reads) ends by then: later reads
+    /// answer [`ReadError::Deadline`]. At least the read timeout.
+    pub deadline: Duration,
+    /// Bytes read in one run, all files and passes together.
+    pub max_run_bytes: u64,
+    /// Directory entries listed in one run, all directories and passes together.
+    pub max_run_entries: u64,
 }
 
 impl Default for Limits {
@@ -113,6 +150,9 @@ impl Default for Limits {
             read_timeout: Duration::from_millis(1500),
             max_dir_entries: 100_000,
             max_hung: 16,
+            deadline: Duration::from_secs(10),
+            max_run_bytes: 256 << 20,
+            max_run_entries: 262_144,
         }
     }
 }
@@ -123,6 +163,10 @@ const OPENAT2_RETRIES: u32 = 64;
 
 /// Stack buffer of an ordinary read: a sysfs attribute is at most a page.
 const SMALL_READ: usize = 4096;
+
+/// The only device nodes this tool opens (root-relative), and only on the live `/`:
+/// the clipboard-detach device (its state ioctls) and the kernel log.
+pub const DEVICE_NODES: &[&str] = &["dev/surface/dtx", "dev/kmsg"];
 
 /// The type of a node, as `stat` (following symlinks) sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +195,73 @@ impl Slot {
     }
 }
 
+/// What one watched run has spent, shared by all its passes (abandoned ones too).
+struct Run {
+    deadline: Option<(Instant, Duration)>,
+    deadline_hit: AtomicBool,
+    bytes: AtomicU64,
+    entries: AtomicU64,
+    abandoned: AtomicUsize,
+}
+
+impl Run {
+    fn new(deadline: Option<Duration>) -> Arc<Self> {
+        Arc::new(Run {
+            deadline: deadline.map(|d| (Instant::now() + d, d)),
+            deadline_hit: AtomicBool::new(false),
+            bytes: AtomicU64::new(0),
+            entries: AtomicU64::new(0),
+            abandoned: AtomicUsize::new(0),
+        })
+    }
+
+    fn check_deadline(&self) -> Result<(), ReadError> {
+        match self.deadline {
+            Some((at, d)) if Instant::now() >= at => {
+                self.deadline_hit.store(true, Ordering::Relaxed);
+                Err(ReadError::Deadline {
+                    after_ms: d.as_millis() as u64,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts `n` more bytes read; an error once the run's budget is spent.
+    fn charge_bytes(&self, n: u64, limit: u64) -> Result<(), ReadError> {
+        if self.bytes.fetch_add(n, Ordering::Relaxed).saturating_add(n) > limit {
+            return Err(ReadError::BudgetSpent {
+                what: format!("{} MiB read", limit >> 20),
+            });
+        }
+        Ok(())
+    }
+
+    fn charge_entries(&self, n: u64, limit: u64) -> Result<(), ReadError> {
+        if self
+            .entries
+            .fetch_add(n, Ordering::Relaxed)
+            .saturating_add(n)
+            > limit
+        {
+            return Err(ReadError::BudgetSpent {
+                what: format!("{limit} directory entries"),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What a run has spent so far (for logs and benchmarks).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Spent {
+    pub bytes: u64,
+    pub entries: u64,
+    /// Workers abandoned in a hung read (each may keep what it had parsed).
+    pub abandoned: usize,
+    pub deadline_passed: bool,
+}
+
 /// How paths are resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Resolve {
@@ -169,6 +280,8 @@ struct Shared {
     dir: OwnedFd,
     limits: Limits,
     hung: Mutex<BTreeSet<String>>,
+    /// The last watched run, for [`Root::hung_paths`] and [`Root::spent`].
+    last_run: Mutex<Option<Arc<Run>>>,
     /// Test hook: permute directory listings to prove nothing depends on their order.
     shuffle_seed: Option<u64>,
 }
@@ -178,6 +291,7 @@ struct Shared {
 pub struct Root {
     shared: Arc<Shared>,
     slot: Arc<Slot>,
+    run: Arc<Run>,
 }
 
 impl fmt::Debug for Root {
@@ -246,9 +360,11 @@ impl Root {
                 dir,
                 limits,
                 hung: Mutex::new(BTreeSet::new()),
+                last_run: Mutex::new(None),
                 shuffle_seed: None,
             }),
             slot: Slot::new(),
+            run: Run::new(None),
         })
     }
 
@@ -275,13 +391,46 @@ impl Root {
         &self.shared.limits
     }
 
-    /// Paths that hung during watched runs, root-relative.
+    /// Paths that hung during watched runs, root-relative; when the last run's
+    /// deadline passed, a last entry says so.
     pub fn hung_paths(&self) -> Vec<String> {
-        self.shared
+        let run = self.reported_run();
+        let mut v: Vec<String> = self
+            .shared
             .hung
             .lock()
             .map(|h| h.iter().cloned().collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if run.deadline_hit.load(Ordering::Relaxed)
+            && let Some((_, d)) = run.deadline
+        {
+            v.push(format!(
+                "(the probe's {} ms deadline passed: later reads were not made)",
+                d.as_millis()
+            ));
+        }
+        v
+    }
+
+    /// What the current (or last watched) run has spent.
+    pub fn spent(&self) -> Spent {
+        let run = self.reported_run();
+        Spent {
+            bytes: run.bytes.load(Ordering::Relaxed),
+            entries: run.entries.load(Ordering::Relaxed),
+            abandoned: run.abandoned.load(Ordering::Relaxed),
+            deadline_passed: run.deadline_hit.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The last watched run of this root, else this root's own reads.
+    fn reported_run(&self) -> Arc<Run> {
+        self.shared
+            .last_run
+            .lock()
+            .ok()
+            .and_then(|r| r.clone())
+            .unwrap_or_else(|| self.run.clone())
     }
 
     fn rel(path: &str) -> &str {
@@ -307,6 +456,7 @@ impl Root {
                 after_ms: timeout.as_millis() as u64,
             });
         }
+        self.run.check_deadline()?;
         if let Ok(mut c) = self.slot.current.lock() {
             *c = Some((path.to_string(), Instant::now()));
         }
@@ -353,6 +503,34 @@ impl Root {
         }
     }
 
+    /// Opens `rel` for reading only if it is a regular file, without opening anything
+    /// else: an `O_PATH` descriptor (no driver `open`, no blocking on a FIFO, no
+    /// controlling terminal) is `fstat`ed, and only a regular file is reopened, through
+    /// `/proc/self/fd/N`, which opens the very inode just checked (no window for a swap).
+    /// Without `/proc` the path is opened again non-blocking and without a controlling
+    /// terminal, and kept only when `fstat` shows the same regular file.
+    fn open_regular(&self, rel: &str) -> Result<(OwnedFd, nix::sys::stat::FileStat), ReadError> {
+        let pfd = self.open_in_root(rel, OFlag::O_PATH)?;
+        let st = fstat(&pfd).map_err(ReadError::from_errno)?;
+        check_regular(&st)?;
+        let proc_path = format!("/proc/self/fd/{}", pfd.as_raw_fd());
+        let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+        let fd = match nix::fcntl::open(proc_path.as_str(), flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => {
+                let fd = self.open_in_root(rel, OFlag::O_RDONLY | OFlag::O_NONBLOCK)?;
+                let again = fstat(&fd).map_err(ReadError::from_errno)?;
+                check_regular(&again)?;
+                if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) {
+                    return Err(ReadError::Io("the file changed while it was opened".into()));
+                }
+                fd
+            }
+            Err(e) => return Err(ReadError::from_errno(e)),
+        };
+        Ok((fd, st))
+    }
+
     /// Reads `path` whole, failing past `cap` bytes, and hands the bytes to `take`.
     ///
     /// Ordinary attributes are read into a stack buffer of [`SMALL_READ`] bytes, which
@@ -367,17 +545,11 @@ impl Root {
     ) -> Result<T, ReadError> {
         let rel = Self::rel(path);
         let _g = self.begin(rel)?;
-        let fd = self.open_in_root(rel, OFlag::O_RDONLY)?;
-        // No fstat to tell a directory: it opens read-only, and its first read fails
-        // with EISDIR, which is `ReadError::IsADirectory` as well.
-        let hint = if size_hint {
-            let st = fstat(&fd).map_err(ReadError::from_errno)?;
-            Some(st.st_size.max(0) as u64)
-        } else {
-            None
-        };
+        let (fd, st) = self.open_regular(rel)?;
+        let hint = size_hint.then_some(st.st_size.max(0) as u64);
         let too_large =
             |len: usize| (len as u64 > cap).then_some(ReadError::TooLarge { limit: cap });
+        let budget = self.shared.limits.max_run_bytes;
         let mut file = std::fs::File::from(fd).take(cap.saturating_add(1));
         let mut small = [0u8; SMALL_READ];
         let mut filled = 0;
@@ -385,6 +557,7 @@ impl Root {
             while filled < small.len() {
                 match file.read(&mut small[filled..]) {
                     Ok(0) => {
+                        self.run.charge_bytes(filled as u64, budget)?;
                         return match too_large(filled) {
                             Some(e) => Err(e),
                             None => Ok(take(Cow::Borrowed(&small[..filled]))),
@@ -398,14 +571,48 @@ impl Root {
         }
         // A long file: on the heap, one byte past the expected size (or the cap) so
         // that the read that finds the end, or the byte too many, needs no reallocation.
+        // What is left of the run's budget bounds it too.
+        let left = budget.saturating_sub(self.run.bytes.load(Ordering::Relaxed));
         let expected = hint.unwrap_or(0).max(2 * SMALL_READ as u64);
-        let mut buf = Vec::with_capacity(expected.min(cap).saturating_add(1) as usize);
+        let mut buf = Vec::with_capacity(expected.min(cap).min(left).saturating_add(1) as usize);
         buf.extend_from_slice(&small[..filled]);
+        let mut file = file.take(left.saturating_sub(filled as u64).saturating_add(1));
         file.read_to_end(&mut buf)
             .map_err(|e| ReadError::from_io(&e))?;
+        self.run.charge_bytes(buf.len() as u64, budget)?;
         match too_large(buf.len()) {
             Some(e) => Err(e),
             None => Ok(take(Cow::Owned(buf))),
+        }
+    }
+
+    /// Streams a regular file of at most `cap` bytes through `f`, a buffered reader
+    /// that also ends at the run's deadline and byte budget. When a bound ends the
+    /// stream (or the file fails), that is the answer, whatever `f` made of the part
+    /// it saw. A stream that keeps making progress is not taken for a hung read.
+    pub fn read_stream<T>(
+        &self,
+        path: &str,
+        cap: u64,
+        f: impl FnOnce(&mut dyn BufRead) -> T,
+    ) -> Result<T, ReadError> {
+        let rel = Self::rel(path);
+        let _g = self.begin(rel)?;
+        let (fd, _) = self.open_regular(rel)?;
+        let mut reader = BufReader::with_capacity(
+            64 << 10,
+            Bounded {
+                file: std::fs::File::from(fd),
+                read: 0,
+                cap,
+                root: self,
+                failed: None,
+            },
+        );
+        let out = f(&mut reader);
+        match reader.into_inner().failed {
+            Some(e) => Err(e),
+            None => Ok(out),
         }
     }
 
@@ -503,8 +710,11 @@ impl Root {
         })
     }
 
-    /// Opens a device node (non-blocking, read-only) and runs `f` on it while the
-    /// watchdog covers the call: an ioctl that hangs is cut off like a read.
+    /// Opens a device node (non-blocking, read-only, never as a controlling terminal)
+    /// and runs `f` on it while the watchdog covers the call: an ioctl that hangs is
+    /// cut off like a read. Only on the live `/`, only at the paths in
+    /// [`DEVICE_NODES`], and only when the node is a character device: a captured
+    /// tree is data, and no ioctl is ever sent into it.
     pub fn with_device<T>(
         &self,
         path: &str,
@@ -514,8 +724,25 @@ impl Root {
             return Err(ReadError::NotLive);
         }
         let rel = Self::rel(path);
+        if !DEVICE_NODES.contains(&rel) {
+            return Err(ReadError::DeviceNotNamed);
+        }
         let _g = self.begin(rel)?;
+        let st = {
+            let pfd = self.open_in_root(rel, OFlag::O_PATH)?;
+            fstat(&pfd).map_err(ReadError::from_errno)?
+        };
+        check_char(&st)?;
+        // Opened by path (umockdev's preload answers the ioctls of the nodes it
+        // opens), then held to the node just checked.
         let fd = self.open_in_root(rel, OFlag::O_RDONLY | OFlag::O_NONBLOCK)?;
+        let again = fstat(&fd).map_err(ReadError::from_errno)?;
+        check_char(&again)?;
+        if again.st_rdev != st.st_rdev {
+            return Err(ReadError::Io(
+                "the device node changed while it was opened".into(),
+            ));
+        }
         Ok(f(&std::fs::File::from(fd)))
     }
 
@@ -552,6 +779,10 @@ impl Root {
             if n == 0 {
                 break;
             }
+            // The run's budget, per batch, and the deadline: a huge directory (or
+            // many links to one) stops here, before its names fill memory.
+            self.run.check_deadline()?;
+            let before = out.len();
             for entry in Dirents(&buf[..n as usize]) {
                 let (ino, name) = entry?;
                 // readdir(3) skips entries without an inode (deleted files on old
@@ -564,6 +795,10 @@ impl Root {
                 }
                 out.push(String::from_utf8_lossy(name).into_owned());
             }
+            self.run.charge_entries(
+                (out.len() - before) as u64,
+                self.shared.limits.max_run_entries,
+            )?;
         }
         if let Some(seed) = self.shared.shuffle_seed {
             shuffle(&mut out, seed ^ fxhash(rel));
@@ -576,6 +811,12 @@ impl Root {
     /// worker is abandoned (it stops at its next read), and `work` runs again on a
     /// fresh worker, where that path answers `TimedOut` at once. `work` must therefore
     /// be a pure function of what it reads.
+    ///
+    /// The whole run, every pass together, has a deadline ([`Limits::deadline`], at
+    /// least the read timeout) and byte and entry budgets: a read in flight when the
+    /// deadline passes is cut off like a hung one, and every read of the pass that
+    /// follows answers [`ReadError::Deadline`] at once. Abandoned workers count
+    /// against the same run ([`Root::spent`]).
     pub fn run_watched<T, F>(&self, work: F) -> Result<T, RootError>
     where
         T: Send + 'static,
@@ -584,10 +825,16 @@ impl Root {
         let work = Arc::new(work);
         let timeout = self.shared.limits.read_timeout;
         let tick = (timeout / 4).max(Duration::from_millis(5));
+        let run = Run::new(Some(self.shared.limits.deadline.max(timeout)));
+        if let Ok(mut last) = self.shared.last_run.lock() {
+            *last = Some(run.clone());
+        }
+        let deadline = run.deadline.map(|(at, _)| at);
         loop {
             let worker = Root {
                 shared: self.shared.clone(),
                 slot: Slot::new(),
+                run: run.clone(),
             };
             let slot = worker.slot.clone();
             let (tx, rx) = mpsc::channel();
@@ -614,13 +861,26 @@ impl Root {
                         return Err(RootError::Panicked("worker vanished".into()));
                     }
                     Err(mpsc::RecvTimeoutError::Timeout) => {
+                        // Past the deadline, a read in flight for a tick is cut off.
+                        let late = deadline.filter(|d| Instant::now() >= *d + tick).is_some();
                         let stuck = slot.current.lock().ok().and_then(|c| {
                             c.as_ref()
-                                .filter(|(_, t)| t.elapsed() >= timeout)
+                                .filter(|(_, t)| {
+                                    t.elapsed() >= timeout || (late && t.elapsed() >= tick)
+                                })
                                 .map(|(p, _)| p.clone())
                         });
                         if let Some(path) = stuck {
-                            tracing::warn!(path = %path, "read hung; marking it and starting again");
+                            if late {
+                                run.deadline_hit.store(true, Ordering::Relaxed);
+                            }
+                            let abandoned = run.abandoned.fetch_add(1, Ordering::Relaxed) + 1;
+                            tracing::warn!(
+                                path = %path,
+                                abandoned,
+                                deadline_passed = late,
+                                "read hung; marking it and starting again"
+                            );
                             slot.abandoned.store(true, Ordering::Relaxed);
                             let mut hung = self.shared.hung.lock().map_err(|_| {
                                 RootError::Panicked("hung-path set poisoned".into())
@@ -635,6 +895,97 @@ impl Root {
                 }
             }
         }
+    }
+}
+
+/// The file of [`Root::read_stream`]: ends at the cap, the run's deadline and byte
+/// budget, and records why, so that a parse of a cut stream is never taken for the
+/// whole file. Each chunk read tells the watchdog the stream is making progress.
+struct Bounded<'a> {
+    file: std::fs::File,
+    read: u64,
+    cap: u64,
+    root: &'a Root,
+    failed: Option<ReadError>,
+}
+
+impl Bounded<'_> {
+    fn fail(&mut self, e: ReadError) -> std::io::Error {
+        let io = std::io::Error::other(e.to_string());
+        self.failed.get_or_insert(e);
+        io
+    }
+}
+
+impl Read for Bounded<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(e) = &self.failed {
+            return Err(std::io::Error::other(e.to_string()));
+        }
+        if let Err(e) = self.root.run.check_deadline() {
+            return Err(self.fail(e));
+        }
+        let n = match self.file.read(buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Err(e),
+            Err(e) => return Err(self.fail(ReadError::from_io(&e))),
+        };
+        self.read += n as u64;
+        if self.read > self.cap {
+            return Err(self.fail(ReadError::TooLarge { limit: self.cap }));
+        }
+        let budget = self.root.shared.limits.max_run_bytes;
+        if let Err(e) = self.root.run.charge_bytes(n as u64, budget) {
+            return Err(self.fail(e));
+        }
+        if let Ok(mut c) = self.root.slot.current.lock()
+            && let Some((_, t)) = c.as_mut()
+        {
+            *t = Instant::now();
+        }
+        Ok(n)
+    }
+}
+
+/// What a node is, in words, for errors.
+fn describe(st: &nix::sys::stat::FileStat) -> String {
+    let fmt = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+    let (major, minor) = (libc::major(st.st_rdev), libc::minor(st.st_rdev));
+    if fmt == SFlag::S_IFCHR {
+        format!("a character device ({major}:{minor})")
+    } else if fmt == SFlag::S_IFBLK {
+        format!("a block device ({major}:{minor})")
+    } else if fmt == SFlag::S_IFIFO {
+        "a FIFO".into()
+    } else if fmt == SFlag::S_IFSOCK {
+        "a socket".into()
+    } else if fmt == SFlag::S_IFDIR {
+        "a directory".into()
+    } else if fmt == SFlag::S_IFREG {
+        "a regular file".into()
+    } else {
+        format!("a node of type {:o}", st.st_mode & SFlag::S_IFMT.bits())
+    }
+}
+
+/// Only a regular file is read; a directory keeps its own error.
+fn check_regular(st: &nix::sys::stat::FileStat) -> Result<(), ReadError> {
+    let fmt = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+    if fmt == SFlag::S_IFREG {
+        Ok(())
+    } else if fmt == SFlag::S_IFDIR {
+        Err(ReadError::IsADirectory)
+    } else {
+        Err(ReadError::NotRegular { what: describe(st) })
+    }
+}
+
+fn check_char(st: &nix::sys::stat::FileStat) -> Result<(), ReadError> {
+    let fmt = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+    if fmt == SFlag::S_IFCHR {
+        Ok(())
+    } else {
+        Err(ReadError::NotCharDevice { what: describe(st) })
     }
 }
 
@@ -815,23 +1166,148 @@ mod tests {
     }
 
     #[test]
-    fn a_blocking_fifo_times_out_and_the_rest_is_read() {
+    fn fifos_and_device_nodes_are_never_opened_as_files() {
         let d = tempfile::tempdir().unwrap();
         nix::unistd::mkfifo(&d.path().join("fifo"), Mode::S_IRUSR | Mode::S_IWUSR).unwrap();
+        nix::sys::stat::mknod(
+            &d.path().join("null"),
+            SFlag::S_IFCHR,
+            Mode::S_IRUSR | Mode::S_IWUSR,
+            libc::makedev(1, 3),
+        )
+        .unwrap();
+        std::fs::write(d.path().join("ok"), "1\n").unwrap();
+        let r = Root::open(d.path()).unwrap();
+        let start = Instant::now();
+        let (a, b, c) = r
+            .run_watched(|r| {
+                (
+                    r.read_text("fifo"),
+                    r.read_stream("null", 10, |_| ()),
+                    r.read_text("ok"),
+                )
+            })
+            .unwrap();
+        assert_eq!(
+            a,
+            Err(ReadError::NotRegular {
+                what: "a FIFO".into()
+            })
+        );
+        assert!(
+            b.unwrap_err()
+                .to_string()
+                .contains("character device (1:3)")
+        );
+        assert_eq!(c.unwrap(), "1");
+        assert!(start.elapsed() < Duration::from_secs(1));
+        assert!(r.hung_paths().is_empty());
+        assert_eq!(r.list_dir("fifo"), Err(ReadError::NotADirectory));
+        // A device a captured tree holds is never opened, nor one the profile does
+        // not name on the live root.
+        assert_eq!(r.with_device("dev/kmsg", |_| ()), Err(ReadError::NotLive));
+        let live = Root::open("/").unwrap();
+        assert_eq!(
+            live.with_device("dev/null", |_| ()),
+            Err(ReadError::DeviceNotNamed)
+        );
+    }
+
+    #[test]
+    fn a_hung_read_is_cut_off_and_the_run_ends_at_its_deadline() {
+        let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("ok"), "1\n").unwrap();
         let limits = Limits {
             read_timeout: Duration::from_millis(100),
+            deadline: Duration::from_millis(350),
+            max_hung: 100,
             ..Limits::default()
         };
         let r = Root::with_limits(d.path(), limits).unwrap();
         let start = Instant::now();
-        let (a, b) = r
-            .run_watched(|r| (r.read_text("fifo"), r.read_text("ok")))
+        // Every "hangN" blocks like a hung sysfs attribute, until the run gives up.
+        let got = r
+            .run_watched(|r| {
+                let mut answers = Vec::new();
+                for i in 0..50 {
+                    let p = format!("hang{i}");
+                    match r.begin(&p) {
+                        Ok(_g) => loop {
+                            if r.slot.abandoned.load(Ordering::Relaxed) {
+                                break;
+                            }
+                            std::thread::sleep(Duration::from_millis(5));
+                        },
+                        Err(e) => answers.push(e),
+                    }
+                }
+                (answers, r.read_text("ok"))
+            })
             .unwrap();
-        assert_eq!(a, Err(ReadError::TimedOut { after_ms: 100 }));
-        assert_eq!(b.unwrap(), "1");
-        assert!(start.elapsed() < Duration::from_secs(5));
-        assert_eq!(r.hung_paths(), vec!["fifo".to_string()]);
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(
+            got.0.contains(&ReadError::Deadline { after_ms: 350 }),
+            "{:?}",
+            got.0
+        );
+        assert_eq!(got.1, Err(ReadError::Deadline { after_ms: 350 }));
+        let hung = r.hung_paths();
+        assert!(
+            hung.iter().any(|p| p.contains("deadline passed")),
+            "{hung:?}"
+        );
+        assert!(hung.iter().any(|p| p == "hang0"), "{hung:?}");
+        assert!(r.spent().abandoned >= 1);
+    }
+
+    #[test]
+    fn a_run_s_budgets_of_bytes_and_entries_are_kept() {
+        let (d, _) = tree();
+        std::fs::write(d.path().join("f"), vec![b'x'; 3000]).unwrap();
+        std::fs::create_dir(d.path().join("dir")).unwrap();
+        for i in 0..100 {
+            std::fs::write(d.path().join(format!("dir/{i}")), "").unwrap();
+        }
+        let limits = Limits {
+            max_run_bytes: 10_000,
+            max_run_entries: 250,
+            ..Limits::default()
+        };
+        let r = Root::with_limits(d.path(), limits).unwrap();
+        let (reads, lists, streamed) = r
+            .run_watched(|r| {
+                let reads: Vec<_> = (0..5).map(|_| r.read("f").map(|b| b.len())).collect();
+                let lists: Vec<_> = (0..4).map(|_| r.list_dir("dir").map(|v| v.len())).collect();
+                let streamed = r.read_stream("f", 1 << 20, |b| {
+                    let mut v = Vec::new();
+                    b.read_to_end(&mut v).map(|_| v.len()).ok()
+                });
+                (reads, lists, streamed)
+            })
+            .unwrap();
+        assert_eq!(reads[..3], [Ok(3000), Ok(3000), Ok(3000)]);
+        assert!(
+            matches!(reads[3], Err(ReadError::BudgetSpent { .. })),
+            "{reads:?}"
+        );
+        assert_eq!(lists[..2], [Ok(100), Ok(100)]);
+        assert!(
+            matches!(lists[2], Err(ReadError::BudgetSpent { .. })),
+            "{lists:?}"
+        );
+        assert!(
+            matches!(streamed, Err(ReadError::BudgetSpent { .. })),
+            "{streamed:?}"
+        );
+        // A new run starts with a fresh budget.
+        assert_eq!(
+            r.run_watched(|r| r.read("f").map(|b| b.len())).unwrap(),
+            Ok(3000)
+        );
     }
 
     #[test]

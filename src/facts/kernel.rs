@@ -1,6 +1,9 @@
 //! DMI, OS release, kernel identity and the running kernel's config.
 
-use std::io::Read;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+
+use flate2::bufread::MultiGzDecoder;
 
 use super::{Dmi, Fact, Kernel, KernelConfig, Os, parse, parsed, text};
 use crate::root::Root;
@@ -61,15 +64,15 @@ pub fn valid_release(r: &str) -> bool {
 }
 
 /// The running kernel's config: `proc/config.gz`, else `boot/config-<release>`.
+///
+/// Both are parsed as streams, keeping only the `CONFIG_` options: the compressed
+/// file is capped at [`crate::root::Limits::max_large_file`], and so is what it
+/// decompresses to, every gzip member of it read (`MultiGzDecoder`).
 pub fn config(root: &Root, release: Option<&str>) -> Fact<KernelConfig> {
+    let cap = root.limits().max_large_file;
     let gz = "proc/config.gz";
-    let first = match root.read_large(gz) {
-        Ok(bytes) => Some(decode_config(
-            gz,
-            &bytes,
-            true,
-            root.limits().max_large_file,
-        )),
+    let first = match root.read_stream(gz, cap, |r| decode_gz(r, cap)) {
+        Ok(parsed) => Some(config_fact(gz, parsed)),
         Err(e) if e.is_not_found() => None,
         Err(e) => Some(Fact::from_read(gz, Err(e))),
     };
@@ -78,10 +81,10 @@ pub fn config(root: &Root, release: Option<&str>) -> Fact<KernelConfig> {
     }
     if let Some(release) = release {
         let path = format!("boot/config-{release}");
-        match root.read_large(&path) {
-            Ok(bytes) => {
-                return decode_config(&path, &bytes, false, root.limits().max_large_file);
-            }
+        match root.read_stream(&path, cap, |r| {
+            parse::kernel_config_from(r).map_err(|e| e.to_string())
+        }) {
+            Ok(parsed) => return config_fact(&path, parsed),
             Err(e) if e.is_not_found() => {}
             Err(e) => return first.unwrap_or(Fact::from_read(&path, Err(e))),
         }
@@ -94,26 +97,35 @@ pub fn config(root: &Root, release: Option<&str>) -> Fact<KernelConfig> {
     })
 }
 
-fn decode_config(path: &str, bytes: &[u8], gzipped: bool, cap: u64) -> Fact<KernelConfig> {
-    let text = if gzipped {
-        let mut out = Vec::new();
-        let dec = flate2::read::GzDecoder::new(bytes);
-        if let Err(e) = dec.take(cap + 1).read_to_end(&mut out) {
-            return Fact::unparseable(path, format!("gzip: {e}"));
-        }
-        if out.len() as u64 > cap {
-            return Fact::unparseable(path, "decompresses past the size cap");
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    } else {
-        String::from_utf8_lossy(bytes).into_owned()
-    };
-    match parse::kernel_config(&text) {
+fn config_fact(path: &str, parsed: Result<BTreeMap<String, String>, String>) -> Fact<KernelConfig> {
+    match parsed {
         Ok(options) => Fact::Ok(KernelConfig {
             source: format!("/{path}"),
             options,
         }),
         Err(e) => Fact::unparseable(path, e),
+    }
+}
+
+/// Decompresses every member of a gzip stream, at most `cap` bytes of output, into
+/// the config's options.
+pub fn decode_gz(r: &mut dyn BufRead, cap: u64) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BufReader::new(GzErrors(MultiGzDecoder::new(r)).take(cap + 1));
+    let parsed = parse::kernel_config_from(&mut out);
+    if out.get_ref().limit() == 0 {
+        return Err("decompresses past the size cap".into());
+    }
+    parsed.map_err(|e| e.to_string())
+}
+
+/// Names gzip's errors as such.
+struct GzErrors<R>(R);
+
+impl<R: Read> Read for GzErrors<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0
+            .read(buf)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("gzip: {e}")))
     }
 }
 

@@ -2,13 +2,13 @@
 
 use std::collections::BTreeSet;
 
-use super::{Fact, ModuleTree, Modules, list_sorted, parse, parsed_large};
+use super::{Fact, ModuleTree, Modules, list_sorted, parse, streamed};
 use crate::profiles::Profile;
 use crate::root::Root;
 
 pub fn loaded(root: &Root) -> Modules {
     let path = "proc/modules";
-    let loaded = parsed_large(root, path, parse::proc_modules);
+    let loaded = streamed(root, path, |r| parse::proc_modules_from(r));
     let sys_module = list_sorted(root, "sys/module")
         .map(|v| v.iter().map(|n| parse::normalize_module(n)).collect());
     Modules { loaded, sys_module }
@@ -46,14 +46,17 @@ pub fn tree(root: &Root, release: Option<&str>, profile: &Profile) -> Fact<Modul
     };
     let wanted: BTreeSet<String> = profile.modules().iter().map(|m| m.to_string()).collect();
 
-    let builtin = parsed_large(
-        root,
-        &format!("{dir}/modules.builtin"),
-        parse::modules_builtin,
-    );
-    let available = parsed_large(root, &format!("{dir}/modules.dep"), parse::modules_dep);
-    let aliases = parsed_large(root, &format!("{dir}/modules.alias"), |t| {
-        parse::modules_alias(t, &wanted)
+    // Each index is parsed as a stream and keeps only what the checks use: module
+    // names, their paths (modules.dep, without the dependency lists), and the
+    // aliases of the profile's modules.
+    let builtin = streamed(root, &format!("{dir}/modules.builtin"), |r| {
+        parse::modules_builtin_from(r)
+    });
+    let available = streamed(root, &format!("{dir}/modules.dep"), |r| {
+        parse::modules_dep_from(r)
+    });
+    let aliases = streamed(root, &format!("{dir}/modules.alias"), |r| {
+        parse::modules_alias_from(r, &wanted)
     });
     let mut files_present = std::collections::BTreeMap::new();
     if let Fact::Ok(avail) = &available {

@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use std::io::BufRead;
+
 use super::{LoadedModule, ModAlias};
 
 /// A value that could not be parsed, with why.
@@ -15,16 +17,77 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ParseError> {
     Err(ParseError(msg.into()))
 }
 
+/// Longest line the streamed parsers accept (the kernel's command line, the longest
+/// config value, is at most 4 KiB).
+pub const MAX_LINE: usize = 16 << 10;
+/// Most options a kernel config may set (a full x86 config sets about 10,000).
+pub const MAX_CONFIG_OPTIONS: usize = 65_536;
+/// Most modules a module index may list (a distribution kernel has about 6,000).
+pub const MAX_MODULES: usize = 65_536;
+/// Most bytes of names and values a streamed parse keeps.
+pub const MAX_KEPT: usize = 8 << 20;
+
+/// Calls `f` on each line of `r` (without the `\n` or a trailing `\r`, lossy UTF-8),
+/// as `str::lines` splits text, holding one line at a time. A line longer than
+/// [`MAX_LINE`] or a read error ends it with an error.
+pub fn for_each_line<R: std::io::BufRead + ?Sized>(
+    r: &mut R,
+    mut f: impl FnMut(&str) -> Result<(), ParseError>,
+) -> Result<(), ParseError> {
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = std::io::Read::take(&mut *r, MAX_LINE as u64 + 2)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| ParseError(e.to_string()))?;
+        if n == 0 {
+            return Ok(());
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+        }
+        if line.len() > MAX_LINE {
+            return err(format!("a line longer than {MAX_LINE} bytes"));
+        }
+        f(&String::from_utf8_lossy(&line))?;
+    }
+}
+
+/// Counts what a streamed parse keeps, against [`MAX_KEPT`].
+struct Kept(usize);
+
+impl Kept {
+    fn add(&mut self, n: usize) -> Result<(), ParseError> {
+        self.0 += n;
+        if self.0 > MAX_KEPT {
+            return err(format!("more than {} MiB of entries", MAX_KEPT >> 20));
+        }
+        Ok(())
+    }
+}
+
 /// Kernel `.config` text: `CONFIG_X=y|m|"str"|123` lines; `# CONFIG_X is not set`
 /// and comments are skipped. Returns option names without the `CONFIG_` prefix.
 /// Rejects text with no option at all (garbage, or not a config).
 pub fn kernel_config(text: &str) -> Result<BTreeMap<String, String>, ParseError> {
+    kernel_config_from(&mut text.as_bytes())
+}
+
+/// [`kernel_config`] as a stream: only `CONFIG_` option lines are kept, at most
+/// [`MAX_CONFIG_OPTIONS`] of them.
+pub fn kernel_config_from<R: std::io::BufRead + ?Sized>(
+    r: &mut R,
+) -> Result<BTreeMap<String, String>, ParseError> {
     let mut out = BTreeMap::new();
     let mut bad = 0usize;
-    for line in text.lines() {
+    let mut kept = Kept(0);
+    for_each_line(r, |line| {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
-            continue;
+            return Ok(());
         }
         match line
             .strip_prefix("CONFIG_")
@@ -34,11 +97,17 @@ pub fn kernel_config(text: &str) -> Result<BTreeMap<String, String>, ParseError>
                 if !name.is_empty()
                     && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
             {
-                out.insert(name.to_string(), value.trim_matches('"').to_string());
+                let value = value.trim_matches('"');
+                kept.add(name.len() + value.len())?;
+                out.insert(name.to_string(), value.to_string());
+                if out.len() > MAX_CONFIG_OPTIONS {
+                    return err(format!("more than {MAX_CONFIG_OPTIONS} options"));
+                }
             }
             _ => bad += 1,
         }
-    }
+        Ok(())
+    })?;
     if out.is_empty() {
         return err(format!("no CONFIG_ option in {} non-comment lines", bad));
     }
@@ -47,30 +116,36 @@ pub fn kernel_config(text: &str) -> Result<BTreeMap<String, String>, ParseError>
 
 /// `/proc/modules`: `name size refcount deps state address [taint]`.
 pub fn proc_modules(text: &str) -> Result<BTreeMap<String, LoadedModule>, ParseError> {
+    proc_modules_from(&mut text.as_bytes())
+}
+
+/// [`proc_modules`] as a stream, at most [`MAX_MODULES`] modules.
+pub fn proc_modules_from<R: std::io::BufRead + ?Sized>(
+    r: &mut R,
+) -> Result<BTreeMap<String, LoadedModule>, ParseError> {
     let mut out = BTreeMap::new();
-    for (n, line) in text.lines().enumerate() {
+    let mut n = 0usize;
+    let mut kept = Kept(0);
+    for_each_line(r, |line| {
+        n += 1;
         if line.trim().is_empty() {
-            continue;
+            return Ok(());
         }
         let f: Vec<&str> = line.split_whitespace().collect();
         if f.len() < 6 {
-            return err(format!(
-                "line {}: {} fields, expected at least 6",
-                n + 1,
-                f.len()
-            ));
+            return err(format!("line {n}: {} fields, expected at least 6", f.len()));
         }
         let name = f[0];
         if !valid_module_name(name) {
-            return err(format!("line {}: bad module name", n + 1));
+            return err(format!("line {n}: bad module name"));
         }
         let size = f[1]
             .parse::<u64>()
-            .map_err(|_| ParseError(format!("line {}: bad size", n + 1)))?;
+            .map_err(|_| ParseError(format!("line {n}: bad size")))?;
         let refcount = f[2]
             .parse::<i64>()
-            .map_err(|_| ParseError(format!("line {}: bad refcount", n + 1)))?;
-        let used_by = if f[3] == "-" {
+            .map_err(|_| ParseError(format!("line {n}: bad refcount")))?;
+        let used_by: Vec<String> = if f[3] == "-" {
             Vec::new()
         } else {
             f[3].split(',')
@@ -82,6 +157,7 @@ pub fn proc_modules(text: &str) -> Result<BTreeMap<String, LoadedModule>, ParseE
             .get(6)
             .map(|t| t.trim_matches(|c| c == '(' || c == ')').to_string())
             .unwrap_or_default();
+        kept.add(line.len())?;
         out.insert(
             normalize_module(name),
             LoadedModule {
@@ -93,7 +169,11 @@ pub fn proc_modules(text: &str) -> Result<BTreeMap<String, LoadedModule>, ParseE
                 taint,
             },
         );
-    }
+        if out.len() > MAX_MODULES {
+            return err(format!("more than {MAX_MODULES} modules"));
+        }
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -124,60 +204,105 @@ pub fn module_name_of_path(path: &str) -> Option<String> {
 
 /// `modules.dep`: `path: dep dep ...` -> module name -> path.
 pub fn modules_dep(text: &str) -> Result<BTreeMap<String, String>, ParseError> {
+    modules_dep_from(&mut text.as_bytes())
+}
+
+/// [`modules_dep`] as a stream: the dependency lists are not kept, and at most
+/// [`MAX_MODULES`] modules are.
+pub fn modules_dep_from<R: std::io::BufRead + ?Sized>(
+    r: &mut R,
+) -> Result<BTreeMap<String, String>, ParseError> {
     let mut out = BTreeMap::new();
-    for line in text.lines() {
+    let mut kept = Kept(0);
+    for_each_line(r, |line| {
         let Some((path, _deps)) = line.split_once(':') else {
             if line.trim().is_empty() {
-                continue;
+                return Ok(());
             }
             return err("line without ':'");
         };
         match module_name_of_path(path.trim()) {
             Some(name) => {
+                kept.add(name.len() + path.trim().len())?;
                 out.insert(name, path.trim().to_string());
+                if out.len() > MAX_MODULES {
+                    return err(format!("more than {MAX_MODULES} modules"));
+                }
+                Ok(())
             }
-            None => return err("entry that is not a .ko path"),
+            None => err("entry that is not a .ko path"),
         }
-    }
+    })?;
     Ok(out)
 }
 
 /// `modules.builtin`: one `kernel/.../name.ko` per line.
 pub fn modules_builtin(text: &str) -> Result<BTreeSet<String>, ParseError> {
+    modules_builtin_from(&mut text.as_bytes())
+}
+
+/// [`modules_builtin`] as a stream, at most [`MAX_MODULES`] names.
+pub fn modules_builtin_from<R: std::io::BufRead + ?Sized>(
+    r: &mut R,
+) -> Result<BTreeSet<String>, ParseError> {
     let mut out = BTreeSet::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+    let mut kept = Kept(0);
+    for_each_line(r, |line| {
+        let line = line.trim();
+        if line.is_empty() {
+            return Ok(());
+        }
         match module_name_of_path(line) {
             Some(n) => {
+                kept.add(n.len())?;
                 out.insert(n);
+                if out.len() > MAX_MODULES {
+                    return err(format!("more than {MAX_MODULES} modules"));
+                }
+                Ok(())
             }
-            None => return err("entry that is not a .ko path"),
+            None => err("entry that is not a .ko path"),
         }
-    }
+    })?;
     Ok(out)
 }
 
 /// `modules.alias`: `alias PATTERN MODULE`, keeping only modules in `wanted`.
 pub fn modules_alias(text: &str, wanted: &BTreeSet<String>) -> Result<Vec<ModAlias>, ParseError> {
+    modules_alias_from(&mut text.as_bytes(), wanted)
+}
+
+/// [`modules_alias`] as a stream, at most [`MAX_MODULES`] aliases kept.
+pub fn modules_alias_from<R: std::io::BufRead + ?Sized>(
+    r: &mut R,
+    wanted: &BTreeSet<String>,
+) -> Result<Vec<ModAlias>, ParseError> {
     let mut out = Vec::new();
-    for line in text.lines() {
+    let mut kept = Kept(0);
+    for_each_line(r, |line| {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
-            continue;
+            return Ok(());
         }
         let mut f = line.split_whitespace();
         match (f.next(), f.next(), f.next(), f.next()) {
             (Some("alias"), Some(pattern), Some(module), None) => {
                 let module = normalize_module(module);
                 if wanted.contains(&module) {
+                    kept.add(pattern.len() + module.len())?;
                     out.push(ModAlias {
                         pattern: pattern.to_string(),
                         module,
                     });
+                    if out.len() > MAX_MODULES {
+                        return err(format!("more than {MAX_MODULES} aliases"));
+                    }
                 }
+                Ok(())
             }
-            _ => return err("line that is not `alias PATTERN MODULE`"),
+            _ => err("line that is not `alias PATTERN MODULE`"),
         }
-    }
+    })?;
     Ok(out)
 }
 
