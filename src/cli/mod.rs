@@ -55,7 +55,12 @@ pub enum Command {
     /// Write this machine's facts as JSON, with serial numbers, MAC addresses, UUIDs,
     /// host and user names redacted, for `status --from` elsewhere.
     Capture {
-        /// Write to FILE instead of standard output.
+        /// Write to FILE instead of standard output (`-`: standard output).
+        ///
+        /// A regular file is replaced atomically and gets mode 0600 (a capture holds
+        /// redacted but personal data); a FIFO or a character device (a terminal,
+        /// `/dev/null`) is written through, never replaced; a symbolic link, a
+        /// directory or a path ending in `/` is refused.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
         #[command(flatten)]
@@ -71,6 +76,10 @@ pub struct RootArgs {
     /// Give up on a read that blocks longer than this many milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 1500)]
     pub read_timeout: u64,
+    /// End the whole probe after this many milliseconds: reads not made by then are
+    /// reported unknown (a healthy machine takes a few milliseconds).
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub deadline: u64,
     /// Use FILE as the kernel log of the boot (`dmesg` or `journalctl -k` output, a
     /// hw-probe upload) instead of `/dev/kmsg` or the journal; a captured tree has no
     /// kernel log without it.
@@ -86,6 +95,10 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub source: RootArgs,
     /// Diagnose a capture file written by `surface-check capture`.
+    ///
+    /// Any kind of file up to 64 MiB: a regular file, `/dev/stdin`, a pipe or a FIFO.
+    /// Reading gives up when nothing comes for 10 s (a FIFO with no writer) or after
+    /// 60 s in all.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["root", "dmesg"])]
     pub from: Option<PathBuf>,
     /// Print the report as JSON (schema: docs/report-schema.json).
@@ -113,6 +126,7 @@ impl Default for StatusArgs {
             source: RootArgs {
                 root: "/".into(),
                 read_timeout: 1500,
+                deadline: 10_000,
                 dmesg: None,
             },
             from: None,
@@ -157,36 +171,51 @@ fn run_to(cli: Cli, mut out: &mut impl Write) -> Result<i32> {
             Ok(0)
         }
         Command::Capture { output, source } => {
-            let facts = collect(&source)?;
-            let root = Root::open(&source.root)?;
-            let hostname = ["proc/sys/kernel/hostname", "etc/hostname"]
-                .iter()
-                .find_map(|p| root.read_text(p).ok().filter(|h| !h.trim().is_empty()))
-                .map(|h| h.trim().to_string());
-            // User names: the home directories (`/home/<user>` is masked as a path
-            // already; the names are masked as whole words in kernel-log lines).
-            let users = root.list_dir("home").unwrap_or_default();
-            let redacted = facts::redact::redact_with_users(&facts, hostname.as_deref(), &users)
-                .context("redacting the facts")?;
-            let json = serde_json::to_string_pretty(&redacted)?;
-            match output {
-                Some(p) => write_atomic(&p, json.as_bytes())
-                    .with_context(|| format!("writing {}", p.display()))?,
-                None => writeln!(out, "{json}")?,
+            // Where the capture goes is checked before the probe: a directory or a
+            // link fails at once, not after seconds of collection.
+            let sink = output.as_deref().map(Sink::resolve).transpose()?;
+            let root = open_root(&source)?;
+            let facts = collect_in(&root, &source)?;
+            // The host and user names are read from the same root under the same
+            // watchdog as every other read: a FIFO at `etc/hostname` is cut off.
+            let id = root
+                .run_watched(facts::identity::read)
+                .context("reading the host and user names")?;
+            if id.hostname.is_none() {
+                tracing::debug!("no host name readable; none to redact");
+            }
+            let redacted =
+                facts::redact::redact_with_users(&facts, id.hostname.as_deref(), &id.users)
+                    .context("redacting the facts")?;
+            let mut json = serde_json::to_string_pretty(&redacted)?;
+            json.push('\n');
+            match sink {
+                Some(sink) => sink.write(out, json.as_bytes())?,
+                None => out.write_all(json.as_bytes())?,
             }
             Ok(0)
         }
     }
 }
 
-/// Collects facts from a root under the read watchdog.
-pub fn collect(source: &RootArgs) -> Result<Facts> {
+/// Opens the root a command reads, with its read timeout.
+fn open_root(source: &RootArgs) -> Result<Root> {
     let limits = Limits {
         read_timeout: Duration::from_millis(source.read_timeout.max(1)),
+        deadline: Duration::from_millis(source.deadline.max(1)),
         ..Limits::default()
     };
-    let root = Root::with_limits(&source.root, limits)
-        .with_context(|| format!("opening root {}", source.root.display()))?;
+    // The error names the root and the cause already ("cannot open root X: ...").
+    Ok(Root::with_limits(&source.root, limits)?)
+}
+
+/// Collects facts from a root under the read watchdog.
+pub fn collect(source: &RootArgs) -> Result<Facts> {
+    collect_in(&open_root(source)?, source)
+}
+
+/// [`collect`] from a root already open.
+fn collect_in(root: &Root, source: &RootArgs) -> Result<Facts> {
     // A `--dmesg` file that cannot be used is an error, not an unknown fact: the
     // person named it.
     let kernel_log = match &source.dmesg {
@@ -196,20 +225,128 @@ pub fn collect(source: &RootArgs) -> Result<Facts> {
         )),
         None => None,
     };
-    let facts = facts::collect_with_log(&root, &SURFACE_BOOK_2, kernel_log)
+    let facts = facts::collect_with_log(root, &SURFACE_BOOK_2, kernel_log)
         .with_context(|| format!("collecting facts from {}", source.root.display()))?;
     Ok(facts)
 }
 
+/// The largest capture `--from` reads. `capture` writes well under it.
+pub const MAX_CAPTURE: u64 = 64 << 20;
+
+/// `--from` gives up when its file sends nothing for this long (a FIFO with no
+/// writer, a stalled pipe).
+pub const CAPTURE_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `--from` gives up when reading its file takes longer than this in all.
+pub const CAPTURE_TOTAL_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Loads a capture file, refusing other facts versions and oversized files.
+///
+/// Every kind of file is read through the same cap ([`MAX_CAPTURE`]): a regular
+/// file, `/dev/stdin`, a pipe or a FIFO. The read runs on a worker thread so that a
+/// FIFO with no writer, or a writer that stalls, ends in an error after
+/// [`CAPTURE_IDLE_TIMEOUT`] instead of blocking forever; the blocked worker is left
+/// behind (the process exits on the error).
 pub fn load_capture(path: &Path) -> Result<Facts> {
-    const MAX: u64 = 64 << 20;
-    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
-    if meta.len() > MAX {
-        bail!("{} is larger than {} MiB", path.display(), MAX >> 20);
-    }
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = read_capped(
+        path,
+        MAX_CAPTURE,
+        CAPTURE_IDLE_TIMEOUT,
+        CAPTURE_TOTAL_TIMEOUT,
+    )?;
     Facts::from_json(&bytes).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// What the reader of [`read_capped`] reports.
+enum Piece {
+    Bytes(Vec<u8>),
+    End,
+    TooLarge,
+    Failed(std::io::Error),
+}
+
+/// Reads at most `cap` bytes of `path` (an error past it), giving up when no byte
+/// comes for `idle` or the whole read takes longer than `total`.
+fn read_capped(path: &Path, cap: u64, idle: Duration, total: Duration) -> Result<Vec<u8>> {
+    use std::io::Read;
+    use std::sync::mpsc;
+    let too_large = || anyhow::anyhow!("{} is larger than {} MiB", path.display(), cap >> 20);
+    // Bounded: when this side gives up, the reader's next send fails and it stops.
+    let (tx, rx) = mpsc::sync_channel::<Piece>(8);
+    let owned = path.to_path_buf();
+    std::thread::Builder::new()
+        .name("surface-check-from".into())
+        .spawn(move || {
+            // Opening a FIFO blocks until a writer comes: that too is under the timeout.
+            let file = match std::fs::File::open(&owned) {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = tx.send(Piece::Failed(e));
+                    return;
+                }
+            };
+            // A regular file past the cap is refused without reading it.
+            if file.metadata().is_ok_and(|m| m.is_file() && m.len() > cap) {
+                let _ = tx.send(Piece::TooLarge);
+                return;
+            }
+            let mut r = file.take(cap + 1);
+            loop {
+                let mut buf = vec![0u8; 256 << 10];
+                let piece = match r.read(&mut buf) {
+                    Ok(0) => Piece::End,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Piece::Bytes(buf)
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => Piece::Failed(e),
+                };
+                let last = !matches!(piece, Piece::Bytes(_));
+                if tx.send(piece).is_err() || last {
+                    return;
+                }
+            }
+        })
+        .context("starting the reader of --from")?;
+    let start = std::time::Instant::now();
+    let mut bytes = Vec::new();
+    loop {
+        let left = total.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            bail!(
+                "{}: still reading after {} s; giving up",
+                path.display(),
+                total.as_secs()
+            );
+        }
+        match rx.recv_timeout(idle.min(left)) {
+            Ok(Piece::Bytes(b)) => {
+                if bytes.len() as u64 + b.len() as u64 > cap {
+                    return Err(too_large());
+                }
+                bytes.extend_from_slice(&b);
+            }
+            Ok(Piece::End) => return Ok(bytes),
+            Ok(Piece::TooLarge) => return Err(too_large()),
+            Ok(Piece::Failed(e)) => {
+                return Err(e).with_context(|| format!("reading {}", path.display()));
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) if start.elapsed() < total => bail!(
+                "{}: nothing to read for {} s (a FIFO or pipe with no writer?); giving up",
+                path.display(),
+                idle.as_secs()
+            ),
+            Err(mpsc::RecvTimeoutError::Timeout) => bail!(
+                "{}: still reading after {} s; giving up",
+                path.display(),
+                total.as_secs()
+            ),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                bail!("reading {}: the reader stopped", path.display())
+            }
+        }
+    }
 }
 
 /// Builds the report for `status`.
@@ -241,10 +378,284 @@ fn status(a: &StatusArgs, out: &mut impl Write) -> Result<i32> {
     Ok(report.exit_code())
 }
 
-/// Writes a file through a temporary sibling and a rename, so a crash never leaves a
-/// half-written capture.
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+/// Where `capture -o PATH` writes.
+///
+/// `capture` runs as root, often into shared directories such as `/tmp`, so the
+/// path is data another user may have prepared:
+///
+/// - `-`, `/dev/stdout` and this process's own descriptors (`/dev/stderr`,
+///   `/dev/fd/N`, `/proc/self/fd/N`, as a shell's `>(cmd)` gives) are written to
+///   directly;
+/// - an existing FIFO or character device (a terminal, `/dev/null`) is written
+///   through, never replaced; a FIFO another user planted in a sticky
+///   world-writable directory is refused, as the kernel's `protected_fifos` does;
+/// - a regular file, or nothing, is replaced atomically: the capture goes to a
+///   temporary file created exclusively (`O_CREAT|O_EXCL|O_NOFOLLOW`, mode 0600) under
+///   an unpredictable name in the same directory, is synced, and is renamed over the
+///   path. The result has mode 0600 whatever the old file had: captures hold
+///   redacted but still personal data. The temporary file is removed on every
+///   error;
+/// - a symbolic link is refused, neither followed nor replaced (as root, a link in a
+///   shared directory may point anywhere); so are directories, a path ending in
+///   `/`, block devices and sockets.
+#[derive(Debug)]
+enum Sink {
+    /// Standard output.
+    Stdout,
+    /// Another descriptor of this process.
+    Fd(i32),
+    /// An existing FIFO or character device.
+    Through(PathBuf),
+    /// A regular file, or a path where nothing is yet.
+    Replace(PathBuf),
+}
+
+impl Sink {
+    /// Decides where `path` is written, refusing what must not be.
+    fn resolve(path: &Path) -> Result<Sink> {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::FileTypeExt;
+        if let Some(fd) = own_fd(path) {
+            return Ok(if fd == 1 { Sink::Stdout } else { Sink::Fd(fd) });
+        }
+        let shown = path.display();
+        if path.as_os_str().as_bytes().ends_with(b"/") || path.file_name().is_none() {
+            bail!("{shown} names a directory; give the file to write");
+        }
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Sink::Replace(path.to_path_buf()));
+            }
+            Err(e) => return Err(e).with_context(|| format!("examining {shown}")),
+        };
+        let ft = meta.file_type();
+        if ft.is_file() {
+            Ok(Sink::Replace(path.to_path_buf()))
+        } else if ft.is_fifo() || ft.is_char_device() {
+            Ok(Sink::Through(path.to_path_buf()))
+        } else if ft.is_symlink() {
+            bail!(
+                "{shown} is a symbolic link; capture neither follows nor replaces one \
+                 (name the file it points to, or `-` for standard output)"
+            )
+        } else if ft.is_dir() {
+            bail!("{shown} is a directory; give the file to write")
+        } else {
+            bail!("{shown} is a block device or a socket; refusing to write to it")
+        }
+    }
+
+    /// Writes `bytes` to the sink; `out` is standard output.
+    fn write(&self, out: &mut impl Write, bytes: &[u8]) -> Result<()> {
+        match self {
+            Sink::Stdout => Ok(out.write_all(bytes)?),
+            Sink::Fd(fd) => write_fd(*fd, bytes).with_context(|| format!("writing to fd {fd}")),
+            Sink::Through(p) => {
+                write_through(p, bytes).with_context(|| format!("writing {}", p.display()))
+            }
+            Sink::Replace(p) => {
+                write_replace(p, bytes).with_context(|| format!("writing {}", p.display()))
+            }
+        }
+    }
+}
+
+/// The descriptor a path names when it is one of this process's own: `-` and
+/// `/dev/stdout` (1), `/dev/stderr` (2), `/dev/fd/N`, `/proc/self/fd/N`.
+fn own_fd(path: &Path) -> Option<i32> {
+    let s = path.to_str()?;
+    match s {
+        "-" | "/dev/stdout" => Some(1),
+        "/dev/stderr" => Some(2),
+        _ => s
+            .strip_prefix("/dev/fd/")
+            .or_else(|| s.strip_prefix("/proc/self/fd/"))
+            .and_then(|n| n.parse().ok()),
+    }
+}
+
+/// Writes to an open descriptor of this process (a duplicate of it, so it stays
+/// open for whoever else holds it).
+fn write_fd(fd: i32, bytes: &[u8]) -> Result<()> {
+    use std::os::fd::BorrowedFd;
+    // SAFETY: F_GETFD only asks whether the descriptor is open.
+    if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+        bail!("descriptor {fd} is not open");
+    }
+    // SAFETY: the descriptor is open (checked above) and stays open while borrowed:
+    // this process closes nothing meanwhile; it is duplicated at once.
+    let owned = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
+    std::fs::File::from(owned).write_all(bytes)?;
+    Ok(())
+}
+
+/// Whether `uid` may be trusted to own a FIFO in the directory `dir`: the rule of
+/// the kernel's `protected_fifos=2`, checked whatever the sysctl says.
+fn fifo_owner_trusted(uid: u32, dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid cannot fail.
+    if uid == unsafe { libc::geteuid() } {
+        return true;
+    }
+    match std::fs::metadata(dir) {
+        // Sticky and world-writable: any user could have made it.
+        Ok(m) => m.mode() & 0o1002 != 0o1002 || m.uid() == uid,
+        Err(_) => false,
+    }
+}
+
+/// Writes through an existing FIFO or character device without replacing it.
+fn write_through(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+    let before = std::fs::symlink_metadata(path)?;
+    let dir = parent_dir(path);
+    if before.file_type().is_fifo() && !fifo_owner_trusted(before.uid(), dir) {
+        bail!(
+            "the FIFO belongs to another user in a shared directory ({}); refusing to \
+             write a capture into it",
+            dir.display()
+        );
+    }
+    // No O_CREAT, no O_TRUNC: opening changes nothing. O_NOFOLLOW: a link swapped
+    // in since is refused. O_NOCTTY: a terminal does not become ours.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY)
+        .open(path)?;
+    let now = f.metadata()?;
+    let ft = now.file_type();
+    if (now.dev(), now.ino()) != (before.dev(), before.ino())
+        || !(ft.is_fifo() || ft.is_char_device())
+    {
+        bail!("the file changed while it was being opened; nothing written");
+    }
+    f.write_all(bytes)?;
+    Ok(())
+}
+
+/// The directory a path's last component is in (`.` for a bare name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// An unpredictable 64-bit number: `getrandom` without blocking, else
+/// `/dev/urandom`, else the clock. Predictability would cost nothing but a retry:
+/// the temporary file is created with `O_EXCL|O_NOFOLLOW`.
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: writes at most 8 bytes into the 8-byte buffer.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), libc::GRND_NONBLOCK) };
+    if n == 8 {
+        return u64::from_ne_bytes(b);
+    }
+    {
+        use std::io::Read;
+        if std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut b))
+            .is_ok()
+        {
+            return u64::from_ne_bytes(b);
+        }
+    }
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    t ^ (u64::from(std::process::id()) << 32)
+}
+
+/// Removes the temporary file unless it was renamed into place.
+struct TmpGuard<'a> {
+    dir: &'a std::os::fd::OwnedFd,
+    name: Option<std::ffi::OsString>,
+}
+
+impl Drop for TmpGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(name) = self.name.take() {
+            let _ = nix::unistd::unlinkat(
+                self.dir,
+                name.as_os_str(),
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            );
+        }
+    }
+}
+
+/// Replaces a regular file (or creates it) atomically, as [`Sink`] describes.
+fn write_replace(path: &Path, bytes: &[u8]) -> Result<()> {
+    use nix::errno::Errno;
+    use nix::fcntl::{AtFlags, OFlag, openat, renameat};
+    use nix::sys::stat::{Mode, SFlag, fchmod, fstatat};
+    use std::ffi::OsString;
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let name = path
+        .file_name()
+        .context("the path names no file")?
+        .as_bytes();
+    let dir_path = parent_dir(path);
+    let dir = nix::fcntl::open(
+        dir_path,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .or_else(|_| {
+        nix::fcntl::open(
+            dir_path,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+    })
+    .with_context(|| format!("opening the directory {}", dir_path.display()))?;
+    // `.{name}.{16 hex}.tmp`, within NAME_MAX (255 bytes).
+    let stem = &name[..name.len().min(255 - 22)];
+    let mut guard = TmpGuard {
+        dir: &dir,
+        name: None,
+    };
+    let mut tries = 0;
+    let fd = loop {
+        let mut tmp = Vec::with_capacity(stem.len() + 22);
+        tmp.push(b'.');
+        tmp.extend_from_slice(stem);
+        tmp.extend_from_slice(format!(".{:016x}.tmp", random_u64()).as_bytes());
+        let tmp = OsString::from_vec(tmp);
+        match openat(
+            &dir,
+            tmp.as_os_str(),
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        ) {
+            Ok(fd) => {
+                guard.name = Some(tmp);
+                break fd;
+            }
+            Err(Errno::EEXIST) if tries < 16 => tries += 1,
+            Err(e) => return Err(e).context("creating the temporary file"),
+        }
+    };
+    // The umask may have taken bits away; 0600 exactly.
+    fchmod(&fd, Mode::from_bits_truncate(0o600)).context("setting mode 0600")?;
+    let mut f = std::fs::File::from(fd);
+    f.write_all(bytes).context("writing the temporary file")?;
+    f.sync_all().context("syncing the temporary file")?;
+    drop(f);
+    // The target may have changed since it was examined: replace only nothing or a
+    // regular file. (`rename` replaces the entry itself, never what a link points to.)
+    match fstatat(&dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Err(Errno::ENOENT) => {}
+        Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG => {}
+        Ok(_) => bail!("the path changed into something other than a regular file; not replaced"),
+        Err(e) => return Err(e).context("examining the target"),
+    }
+    let tmp = guard.name.clone().expect("set when created");
+    renameat(&dir, tmp.as_os_str(), &dir, name).context("renaming the temporary file")?;
+    guard.name = None;
+    // Durability of the rename; a directory opened O_PATH cannot be synced.
+    let _ = nix::unistd::fsync(&dir);
+    Ok(())
 }
