@@ -2,11 +2,16 @@
 # Checks this machine: builds surface-check (release) and runs `status` on `/`.
 # Extra arguments go to surface-check, e.g. `scripts/check.sh status --json`.
 # Exit status is surface-check's: 0 all fine, 1 something degraded or failed, 2 error.
+#
+# Needs Rust at least as new as Cargo.toml's `rust-version` (rustup's stable; Debian
+# 12's own cargo is too old). Under sudo, the invoking user's rustup toolchain
+# (~/.cargo/bin) is found although sudo's secure_path drops it from PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v cargo >/dev/null 2>&1; then
-    echo "check.sh: cargo is required (install Rust: https://rustup.rs or apt-get install cargo)" >&2
-    exit 2
-fi
+
+# shellcheck source=scripts/rust-toolchain.sh
+. scripts/rust-toolchain.sh
+
+find_rust check.sh
 cargo build --release --quiet --bin surface-check
 exec target/release/surface-check "$@"

@@ -6,11 +6,14 @@
 # It installs what it needs (build tools from apt, cargo-fuzz from crates.io), then
 # runs, in order and stopping at the first failure:
 #   rustfmt, clippy (warnings are errors), every test, the fuzzers for a bounded
-#   time, and the probe benchmark (a report, never a failure).
+#   time, and the benchmarks (probe cost, hostile trees: reports, never a failure).
 #
 # Needs root: the tests build fixture trees with device nodes (mknod), and set-up
-# uses apt-get. Needs a Rust toolchain of edition 2024 (rustup's stable) with the
-# clippy and rustfmt components; Debian's own cargo is too old.
+# uses apt-get. Needs Rust at least as new as Cargo.toml's `rust-version` (rustup's
+# stable) with the clippy and rustfmt components; Debian 12's own cargo (1.63) is
+# too old. Under sudo, the invoking user's rustup toolchain (~/.cargo/bin and
+# ~/.rustup) is used when root has none, although sudo's secure_path drops it from
+# PATH.
 #
 # Environment:
 #   FUZZ_SECONDS=N     seconds per fuzz target (default 15)
@@ -19,7 +22,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+# shellcheck source=scripts/rust-toolchain.sh
+. scripts/rust-toolchain.sh
+
 export DEBIAN_FRONTEND=noninteractive
 FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
 BENCH_TIMEOUT="${BENCH_TIMEOUT:-1200}"
@@ -80,12 +85,15 @@ packages=(
     build-essential pkg-config ca-certificates
     # tests/vm.rs: boots a Debian kernel under QEMU; fetches the kernel and busybox
     # with apt-get download (hence the update below), unpacks them with dpkg-deb,
-    # indexes modules with depmod and copies the libraries ldd lists.
-    qemu-system-x86 kmod dpkg libc-bin
+    # indexes modules with depmod, copies the libraries ldd lists and strips the
+    # binaries it packs.
+    qemu-system-x86 kmod dpkg libc-bin binutils
     # tests/umockdev.rs: the emulated DTX device.
     umockdev gir1.2-umockdev-1.0 python3-gi
-    # The benchmark counts the probe's system calls with strace (rows skipped without).
-    strace
+    # The benchmark counts the probe's system calls with strace (rows skipped without);
+    # tests/containment.rs traces opens with it and attaches a loop device (losetup);
+    # tests/bounds.rs and benches/hostile.rs measure peak memory with GNU time.
+    strace util-linux time
 )
 if [[ "${SKIP_APT:-}" == 1 ]]; then
     echo "SKIP_APT=1: not running apt-get"
@@ -102,13 +110,12 @@ else
         fail "apt-get update failed and these packages are missing: ${missing[*]}"
     fi
 fi
-for tool in cc c++ make qemu-system-x86_64 depmod dpkg-deb ldd; do
+for tool in cc c++ make qemu-system-x86_64 depmod dpkg-deb ldd strip strace losetup /usr/bin/time; do
     command -v "$tool" >/dev/null || fail "$tool not found after set-up"
 done
 
 section "set-up: Rust toolchain"
-command -v cargo >/dev/null ||
-    fail "cargo not found: install Rust's stable toolchain with rustup (Debian's cargo is too old for edition 2024)"
+find_rust test.sh
 cargo --version
 rustc --version
 if command -v rustup >/dev/null; then
@@ -144,12 +151,10 @@ cargo test --all-targets
 section "fuzz: scripts/fuzz.sh $FUZZ_SECONDS"
 scripts/fuzz.sh "$FUZZ_SECONDS"
 
-section "bench: cargo bench --bench probe (report only)"
-if [[ -f benches/probe.rs ]]; then
-    if ! timeout "$BENCH_TIMEOUT" cargo bench --bench probe; then
-        echo "test.sh: the benchmark failed or ran past ${BENCH_TIMEOUT}s; it is a report, not a gate" >&2
+for bench in probe hostile; do
+    section "bench: cargo bench --bench $bench (report only)"
+    if ! timeout "$BENCH_TIMEOUT" cargo bench --bench "$bench"; then
+        echo "test.sh: the $bench benchmark failed or ran past ${BENCH_TIMEOUT}s; it is a report, not a gate" >&2
     fi
-else
-    echo "no benches/probe.rs: nothing to measure"
-fi
+done
 end_section

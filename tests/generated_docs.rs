@@ -27,3 +27,71 @@ fn checks_md_documents_every_check() {
         assert!(md.contains(c.fix));
     }
 }
+
+/// Roff without font changes and with plain hyphens.
+fn plain(roff: &str) -> String {
+    roff.replace("\\fB", "")
+        .replace("\\fR", "")
+        .replace("\\fI", "")
+        .replace("\\-", "-")
+}
+
+/// Every page a man page points to (`surface-check-status(1)`) is generated, every
+/// command has its page, and each command's page documents its options.
+#[test]
+fn man_pages_cover_every_command_and_point_only_to_pages_that_exist() {
+    use clap::CommandFactory;
+    let files = surface_check::docs::generated_files();
+    let pages: std::collections::BTreeMap<String, String> = files
+        .iter()
+        .filter_map(|(path, content)| {
+            let name = path.strip_prefix("docs/man/")?.strip_suffix(".1")?;
+            Some((
+                name.to_string(),
+                String::from_utf8(content.clone()).unwrap(),
+            ))
+        })
+        .collect();
+    let cli = surface_check::cli::Cli::command();
+    let main = pages.get("surface-check").expect("surface-check.1");
+    for sub in cli.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("surface-check-{}", sub.get_name());
+        let page = pages
+            .get(&name)
+            .unwrap_or_else(|| panic!("no man page {name}.1"));
+        assert!(plain(main).contains(&format!("{name}(1)")), "{name}");
+        for arg in sub.get_arguments() {
+            if let Some(long) = arg.get_long() {
+                assert!(
+                    page.contains(&format!("\\-\\-{}", long.replace('-', "\\-"))),
+                    "{name}.1 does not document --{long}"
+                );
+            }
+        }
+        assert!(
+            plain(page).contains("SEE ALSO\"\nsurface-check(1)"),
+            "{name}.1 has no SEE ALSO"
+        );
+    }
+    // Every `NAME(1)` reference names a page that is generated.
+    for (name, page) in &pages {
+        let page = plain(page);
+        for (i, _) in page.match_indices("(1)") {
+            let before = &page[..i];
+            let start = before
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .map_or(0, |j| j + 1);
+            let referenced = &before[start..];
+            assert!(
+                pages.contains_key(referenced),
+                "{name}.1 points to {referenced}(1), which is not generated"
+            );
+        }
+    }
+    for text in ["SURFACE_CHECK_LOG", "NO_COLOR", "EXIT STATUS"] {
+        assert!(
+            main.contains(text),
+            "surface-check.1 does not document {text}"
+        );
+    }
+}

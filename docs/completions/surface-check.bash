@@ -67,7 +67,7 @@ _surface__check() {
             return 0
             ;;
         surface__subcmd__check__subcmd__capture)
-            opts="-o -h --output --root --read-timeout --dmesg --help"
+            opts="-o -h --output --root --read-timeout --deadline --dmesg --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -86,6 +86,10 @@ _surface__check() {
                     return 0
                     ;;
                 --read-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deadline)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -213,7 +217,7 @@ _surface__check() {
             return 0
             ;;
         surface__subcmd__check__subcmd__status)
-            opts="-v -h --local --root --read-timeout --dmesg --from --json --verbose --color --help"
+            opts="-v -h --local --root --read-timeout --deadline --dmesg --from --json --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -224,6 +228,10 @@ _surface__check() {
                     return 0
                     ;;
                 --read-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deadline)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

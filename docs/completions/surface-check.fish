@@ -33,6 +33,7 @@ complete -c surface-check -n "__fish_surface_check_needs_command" -f -a "capture
 complete -c surface-check -n "__fish_surface_check_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c surface-check -n "__fish_surface_check_using_subcommand status" -l root -d 'Read a captured tree instead of `/` (paths resolve inside it as under chroot)' -r -F
 complete -c surface-check -n "__fish_surface_check_using_subcommand status" -l read-timeout -d 'Give up on a read that blocks longer than this many milliseconds' -r
+complete -c surface-check -n "__fish_surface_check_using_subcommand status" -l deadline -d 'End the whole probe after this many milliseconds: reads not made by then are reported unknown (a healthy machine takes a few milliseconds)' -r
 complete -c surface-check -n "__fish_surface_check_using_subcommand status" -l dmesg -d 'Use FILE as the kernel log of the boot (`dmesg` or `journalctl -k` output, a hw-probe upload) instead of `/dev/kmsg` or the journal; a captured tree has no kernel log without it' -r -F
 complete -c surface-check -n "__fish_surface_check_using_subcommand status" -l from -d 'Diagnose a capture file written by `surface-check capture`' -r -F
 complete -c surface-check -n "__fish_surface_check_using_subcommand status" -l color -d 'When to use colour: auto (a terminal, and NO_COLOR unset), always, never' -r -f -a "auto\t''
@@ -41,15 +42,16 @@ never\t''"
 complete -c surface-check -n "__fish_surface_check_using_subcommand status" -l local -d 'Probe in this process (the only mode so far; the daemon comes later)'
 complete -c surface-check -n "__fish_surface_check_using_subcommand status" -l json -d 'Print the report as JSON (schema: docs/report-schema.json)'
 complete -c surface-check -n "__fish_surface_check_using_subcommand status" -s v -l verbose -d 'Show every check, not only the broken links'
-complete -c surface-check -n "__fish_surface_check_using_subcommand status" -s h -l help -d 'Print help'
+complete -c surface-check -n "__fish_surface_check_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c surface-check -n "__fish_surface_check_using_subcommand explain" -s h -l help -d 'Print help'
 complete -c surface-check -n "__fish_surface_check_using_subcommand checks" -l json -d 'Print the list as JSON'
 complete -c surface-check -n "__fish_surface_check_using_subcommand checks" -s h -l help -d 'Print help'
-complete -c surface-check -n "__fish_surface_check_using_subcommand capture" -s o -l output -d 'Write to FILE instead of standard output' -r -F
+complete -c surface-check -n "__fish_surface_check_using_subcommand capture" -s o -l output -d 'Write to FILE instead of standard output (`-`: standard output)' -r -F
 complete -c surface-check -n "__fish_surface_check_using_subcommand capture" -l root -d 'Read a captured tree instead of `/` (paths resolve inside it as under chroot)' -r -F
 complete -c surface-check -n "__fish_surface_check_using_subcommand capture" -l read-timeout -d 'Give up on a read that blocks longer than this many milliseconds' -r
+complete -c surface-check -n "__fish_surface_check_using_subcommand capture" -l deadline -d 'End the whole probe after this many milliseconds: reads not made by then are reported unknown (a healthy machine takes a few milliseconds)' -r
 complete -c surface-check -n "__fish_surface_check_using_subcommand capture" -l dmesg -d 'Use FILE as the kernel log of the boot (`dmesg` or `journalctl -k` output, a hw-probe upload) instead of `/dev/kmsg` or the journal; a captured tree has no kernel log without it' -r -F
-complete -c surface-check -n "__fish_surface_check_using_subcommand capture" -s h -l help -d 'Print help'
+complete -c surface-check -n "__fish_surface_check_using_subcommand capture" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c surface-check -n "__fish_surface_check_using_subcommand help; and not __fish_seen_subcommand_from status explain checks capture help" -f -a "status" -d 'Diagnose this machine, a captured root tree, or a capture file'
 complete -c surface-check -n "__fish_surface_check_using_subcommand help; and not __fish_seen_subcommand_from status explain checks capture help" -f -a "explain" -d 'Print the documentation of one check'
 complete -c surface-check -n "__fish_surface_check_using_subcommand help; and not __fish_seen_subcommand_from status explain checks capture help" -f -a "checks" -d 'List every check'

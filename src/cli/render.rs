@@ -1,9 +1,57 @@
 //! Human output: one line per subsystem with a mark, the broken link and its hint
 //! beneath. Renders a report; computes no verdict.
+//!
+//! Every string of a report is data from the machine (os-release, DMI, device names,
+//! kernel-log lines, a capture someone sent) and may carry terminal control sequences.
+//! None reaches the terminal raw, with or without colour: [`visible`] writes control
+//! characters as escapes (C0 and DEL as `\xNN`, so ESC is `\x1b`; C1 controls, bidi
+//! controls and line or paragraph separators as `\u{NNNN}`). The only escape sequences
+//! in the output are the renderer's own SGR colour codes (`ESC [ digits m`), and only
+//! with colour on. A backslash in the data is left as it is: the human form is for
+//! reading; `--json` is the exact form.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use crate::report::{Report, Status};
+
+/// Whether `c` must not reach a terminal raw: the C0 and C1 control characters and
+/// DEL, the bidirectional controls (which reorder what follows them: U+061C,
+/// U+200E, U+200F, U+202A..U+202E, U+2066..U+2069) and the line and paragraph
+/// separators U+2028 and U+2029.
+pub fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{2028}'
+                | '\u{2029}'
+        )
+}
+
+/// `s` with every character [`is_unsafe`] written visibly: `\xNN` below U+0080
+/// (ESC is `\x1b`, a carriage return `\x0d`), `\u{NNNN}` above. Borrowed when
+/// nothing needs escaping.
+pub fn visible(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_unsafe) {
+        return Cow::Borrowed(s);
+    }
+    let mut o = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if !is_unsafe(c) {
+            o.push(c);
+        } else if (c as u32) < 0x80 {
+            let _ = write!(o, "\\x{:02x}", c as u32);
+        } else {
+            let _ = write!(o, "\\u{{{:04x}}}", c as u32);
+        }
+    }
+    Cow::Owned(o)
+}
 
 fn mark(s: Status) -> &'static str {
     match s {
@@ -15,9 +63,11 @@ fn mark(s: Status) -> &'static str {
     }
 }
 
+/// `s` (made [`visible`]) in the colour of `status` when `color`.
 fn paint(s: &str, status: Status, color: bool) -> String {
+    let s = visible(s);
     if !color {
-        return s.to_string();
+        return s.into_owned();
     }
     let code = match status {
         Status::Ok => "32",
@@ -29,7 +79,9 @@ fn paint(s: &str, status: Status, color: bool) -> String {
     format!("\x1b[{code}m{s}\x1b[0m")
 }
 
+/// `s` (made [`visible`]) dimmed when `color`.
 fn dim(s: &str, color: bool) -> String {
+    let s = visible(s);
     if color {
         format!("\x1b[2m{s}\x1b[0m")
     } else {
@@ -44,15 +96,11 @@ pub fn human(r: &Report, color: bool, verbose: bool) -> String {
     let model = match m.model.as_str() {
         "surface-book-2-13" => "Surface Book 2 13.5\"",
         "surface-book-2-15" => "Surface Book 2 15\"",
+        "surface-book-2" => "Surface Book 2 (size not detected)",
         "unknown" => "model unknown",
         _ => "not a Surface Book 2",
     };
-    let model = if matches!(m.model_source.as_str(), "dmi-product" | "devices") {
-        format!("{model} (size not detected)")
-    } else {
-        model.to_string()
-    };
-    let kernel = r.kernel.release.as_deref().unwrap_or("unknown kernel");
+    let kernel = visible(r.kernel.release.as_deref().unwrap_or("unknown kernel"));
     let patches = match r.kernel.surface_patches {
         Some(true) => "linux-surface",
         Some(false) => "no linux-surface patches",
@@ -62,7 +110,7 @@ pub fn human(r: &Report, color: bool, verbose: bool) -> String {
         o,
         "{model} · kernel {kernel} ({patches}){}",
         m.os.as_deref()
-            .map(|s| format!(" · {s}"))
+            .map(|s| format!(" · {}", visible(s)))
             .unwrap_or_default()
     );
     if m.model == "other" {
@@ -98,8 +146,8 @@ pub fn human(r: &Report, color: bool, verbose: bool) -> String {
             o,
             "{} {:width$}  {}",
             paint(mark(s.status), s.status, color),
-            s.id,
-            s.summary,
+            visible(&s.id),
+            visible(&s.summary),
         );
         if (s.status.is_problem() || s.status == Status::Unknown)
             && let Some(c) = s
@@ -113,7 +161,7 @@ pub fn human(r: &Report, color: bool, verbose: bool) -> String {
                 let _ = writeln!(o, "{pad}{}", dim(&format!("evidence: {e}"), color));
             }
             if let Some(h) = &c.hint {
-                let _ = writeln!(o, "{pad}fix: {h}");
+                let _ = writeln!(o, "{pad}fix: {}", visible(h));
             }
         }
         // Notices change no status; shown always, as advice.
@@ -127,8 +175,8 @@ pub fn human(r: &Report, color: bool, verbose: bool) -> String {
                     o,
                     "    {} {}: {}",
                     paint(mark(c.status), c.status, color),
-                    c.id,
-                    c.summary
+                    visible(&c.id),
+                    visible(&c.summary)
                 );
                 for e in &c.evidence {
                     let _ = writeln!(o, "        {}", dim(e, color));
