@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{BusDevice, Fact, NetInterface, list_sorted, parse};
-use crate::root::Root;
+use crate::root::{ReadError, Root};
 
 /// Buses read, and the attributes kept for each device.
 pub const BUSES: &[(&str, &[&str])] = &[
@@ -53,26 +53,49 @@ pub fn collect(root: &Root) -> BusMaps {
 
 fn device(root: &Root, bus: &str, dir: &str, name: String, attrs: &[&str]) -> BusDevice {
     let mut a = BTreeMap::new();
+    // What exists and cannot be read is kept with the reason: an attribute that is
+    // simply not there is no entry at all (USB interfaces have no `idVendor`).
+    let mut unreadable = BTreeMap::new();
+    let mut keep_error = |what: &str, e: ReadError| {
+        if !matches!(e, ReadError::NotFound) {
+            unreadable.insert(what.to_string(), e.to_string());
+        }
+    };
     for attr in attrs {
-        if let Ok(v) = root.read_text(&format!("{dir}/{attr}")) {
-            a.insert(attr.to_string(), v);
+        match root.read_text(&format!("{dir}/{attr}")) {
+            Ok(v) => {
+                a.insert(attr.to_string(), v);
+            }
+            Err(e) => keep_error(attr, e),
         }
     }
     let children = if bus == "hid" {
-        root.list_dir(&format!("{dir}/hidraw"))
-            .map(|mut v| {
+        match root.list_dir(&format!("{dir}/hidraw")) {
+            Ok(mut v) => {
                 v.sort();
                 v
-            })
-            .unwrap_or_default()
+            }
+            Err(e) => {
+                keep_error("hidraw", e);
+                Vec::new()
+            }
+        }
     } else {
         Vec::new()
     };
+    let driver = match root.link_name(&format!("{dir}/driver")) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            keep_error("driver", e);
+            None
+        }
+    };
     BusDevice {
         path: root.canonical(dir).ok(),
-        driver: root.link_name(&format!("{dir}/driver")).ok(),
+        driver,
         attrs: a,
         children,
+        unreadable,
         name,
     }
 }
@@ -94,6 +117,30 @@ impl BusDevice {
         ))
     }
 
+    /// Why this device's hexadecimal id attributes `names` cannot be told, as
+    /// evidence (`/sys/bus/pci/devices/0000:00:16.4/device: permission denied`):
+    /// one could not be read, or does not read as an id. `None` when each is known,
+    /// or simply not there (which is knowledge: the device has no such id).
+    pub fn ids_unknown(&self, bus: &str, names: &[&str]) -> Option<String> {
+        let why: Vec<String> = names
+            .iter()
+            .filter_map(|n| {
+                let reason = match (self.unreadable.get(*n), self.attrs.get(*n)) {
+                    (Some(r), _) => r.clone(),
+                    (None, Some(v)) if !is_hex(v) => {
+                        format!("not an id ({:?})", v.chars().take(16).collect::<String>())
+                    }
+                    _ => return None,
+                };
+                Some(format!(
+                    "/sys/bus/{bus}/devices/{}/{n}: {reason}",
+                    self.name
+                ))
+            })
+            .collect();
+        (!why.is_empty()).then(|| why.join("; "))
+    }
+
     /// The ACPI hardware id of a device named `HID:NN` (`MSHW0084:00` -> `MSHW0084`),
     /// also as the I2C name `i2c-INT33BE:00`.
     pub fn acpi_hid(&self) -> Option<&str> {
@@ -101,6 +148,14 @@ impl BusDevice {
         let (hid, inst) = n.split_once(':')?;
         (inst.len() == 2 && inst.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hid)
     }
+}
+
+/// Whether a sysfs id attribute reads as a hexadecimal number (`0x8086`, `045e`,
+/// a class `0x030200`).
+fn is_hex(v: &str) -> bool {
+    let t = v.trim();
+    let t = t.strip_prefix("0x").unwrap_or(t);
+    !t.is_empty() && t.len() <= 8 && t.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Network interfaces and their parent devices (virtual ones have none).
