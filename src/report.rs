@@ -72,7 +72,8 @@ pub struct Report {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Machine {
-    /// `surface-book-2-13`, `surface-book-2-15` or `other`.
+    /// `surface-book-2-13`, `surface-book-2-15`, `surface-book-2` (size unknown),
+    /// `other` or `unknown`.
     pub model: String,
     /// How the model was told: `ipts-hid`, `dmi-sku`, `dgpu` (the dGPU's PCI id),
     /// `dmi-product` or `devices` (size not known; the 13" is assumed and
@@ -113,7 +114,7 @@ pub struct SubsystemReport {
     pub decided_by: Option<String>,
     pub hint: Option<String>,
     /// Advice from the subsystem's checks that changes no status, each prefixed by
-    /// its check id (`touch.stack: ...`).
+    /// its check id (`touch.ipts-driver: ...`).
     #[serde(default)]
     pub notices: Vec<String>,
     pub checks: Vec<CheckResult>,

@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 
 use common::sb2::PCI;
 use common::tree::Tree;
+use common::verdict::{self, Verdict};
 use serde_json::Value;
 
 pub const ACPI: &str = "sys/devices/LNXSYSTM:00/LNXSYBUS:00";
@@ -491,12 +492,6 @@ pub fn rewrite_dev(t: &Tree, mode: DevMode) {
 
 // ---- running and judging -----------------------------------------------------------
 
-pub struct Verdict {
-    pub code: i32,
-    pub report: Value,
-    pub stderr: String,
-}
-
 fn dmesg_file(probe: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/real/{probe}.dmesg"))
 }
@@ -516,50 +511,23 @@ fn binary() -> &'static Path {
         .1
 }
 
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(binary())
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("running surface-check");
-    (
-        out.status.code().expect("exited normally, not by a signal"),
-        String::from_utf8(out.stdout).expect("stdout is UTF-8"),
-        String::from_utf8(out.stderr).expect("stderr is UTF-8"),
-    )
-}
-
 /// `status --local --root DIR --dmesg FILE --json` on the record's tree.
 pub fn verdict(t: &Tree, probe: &str) -> Verdict {
     let dmesg = dmesg_file(probe);
     assert!(dmesg.exists(), "{} is missing", dmesg.display());
-    let (code, out, err) = run(&[
-        "status",
-        "--local",
-        "--root",
-        t.path().to_str().unwrap(),
-        "--dmesg",
-        dmesg.to_str().unwrap(),
-        "--json",
-    ]);
-    let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| {
-        panic!("{probe}: status printed no JSON ({e}), exit {code}; stderr: {err}\nstdout: {out}")
-    });
-    common::assert_schema(&report);
+    let v = verdict::run(binary(), t.path(), &["--dmesg", dmesg.to_str().unwrap()]);
+    common::assert_schema(&v.report);
     // REAL_DUMP=1 prints each report (for the README's verdict table).
     if std::env::var_os("REAL_DUMP").is_some() {
         eprintln!(
-            "==== {probe} exit {code}\n{}\n{}\n{}",
-            serde_json::to_string(&report["machine"]).unwrap(),
-            serde_json::to_string(&report["kernel"]).unwrap(),
-            serde_json::to_string_pretty(&report["subsystems"]).unwrap()
+            "==== {probe} exit {}\n{}\n{}\n{}",
+            v.code,
+            serde_json::to_string(&v.report["machine"]).unwrap(),
+            serde_json::to_string(&v.report["kernel"]).unwrap(),
+            serde_json::to_string_pretty(&v.report["subsystems"]).unwrap()
         );
     }
-    Verdict {
-        code,
-        report,
-        stderr: err,
-    }
+    v
 }
 
 /// Collects every unmet expectation of a record, so that one run reports them all.

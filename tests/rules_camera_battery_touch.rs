@@ -7,200 +7,25 @@
 //! stock Ubuntu 5.15; 44CB94E9B7BC: stock Arch 5.14).
 
 mod common;
-#[path = "common/hints.rs"]
-mod hints;
 
 use common::sb2::{Distro, Sb2, Size};
 use common::tree::Tree;
-use serde_json::Value;
+use common::verdict::{self, Verdict};
 
 const ACPI: &str = "sys/devices/LNXSYSTM:00/LNXSYBUS:00";
 
-struct V {
-    code: i32,
-    r: Value,
-}
-
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or("").to_string()
-}
-
-impl V {
-    fn dump(&self) -> String {
-        let mut out = common::overview(&self.r);
-        for sub in self.r["subsystems"].as_array().unwrap() {
-            for c in sub["checks"].as_array().unwrap() {
-                out.push_str(&format!(
-                    "\n  {} {}: {} [hint: {}] [notices: {}] [evidence: {}]",
-                    s(&c["id"]),
-                    s(&c["status"]),
-                    s(&c["summary"]),
-                    s(&c["hint"]),
-                    c["notices"],
-                    c["evidence"]
-                ));
-            }
-        }
-        out
-    }
-    fn check(&self, id: &str) -> &Value {
-        common::check(&self.r, id)
-    }
-    fn exit(&self, code: i32) -> &Self {
-        assert_eq!(self.code, code, "exit code\n{}", self.dump());
-        self
-    }
-    fn sub(&self, id: &str, status: &str) -> &Self {
-        assert_eq!(
-            common::sub_status(&self.r, id),
-            status,
-            "{id}\n{}",
-            self.dump()
-        );
-        self
-    }
-    fn st(&self, id: &str, status: &str) -> &Self {
-        assert_eq!(
-            common::check_status(&self.r, id),
-            status,
-            "{id}\n{}",
-            self.dump()
-        );
-        self
-    }
-    fn text(&self, id: &str) -> String {
-        let c = self.check(id);
-        format!(
-            "{} {} {} {}",
-            s(&c["summary"]),
-            s(&c["hint"]),
-            c["notices"],
-            c["evidence"]
-        )
-        .to_lowercase()
-    }
-    fn names(&self, id: &str, words: &[&str]) -> &Self {
-        let t = self.text(id);
-        for w in words {
-            assert!(
-                t.contains(&w.to_lowercase()),
-                "{id} does not name {w:?}\n{}",
-                self.dump()
-            );
-        }
-        self
-    }
-    fn never(&self, id: &str, words: &[&str]) -> &Self {
-        let c = self.check(id);
-        let t = format!("{} {} {}", s(&c["summary"]), s(&c["hint"]), c["notices"]).to_lowercase();
-        for w in words {
-            assert!(
-                !t.contains(&w.to_lowercase()),
-                "{id} names {w:?}\n{}",
-                self.dump()
-            );
-        }
-        self
-    }
-    /// A failed or degraded check names, in its summary, a cause that its evidence
-    /// shows.
-    fn cause(&self, id: &str, cause: &str) -> &Self {
-        let c = self.check(id);
-        let st = s(&c["status"]);
-        assert!(
-            st == "failed" || st == "degraded",
-            "{id} is {st}\n{}",
-            self.dump()
-        );
-        let (sum, ev) = (
-            s(&c["summary"]).to_lowercase(),
-            c["evidence"].to_string().to_lowercase(),
-        );
-        let k = cause.to_lowercase();
-        assert!(
-            sum.contains(&k) && ev.contains(&k),
-            "{id}: cause {cause:?} not in both summary and evidence\n{}",
-            self.dump()
-        );
-        self
-    }
-    /// A notice of `id` names every word.
-    fn notice(&self, id: &str, words: &[&str]) -> &Self {
-        let n = self.check(id)["notices"].to_string().to_lowercase();
-        for w in words {
-            assert!(
-                n.contains(&w.to_lowercase()),
-                "{id} notice lacks {w:?}\n{}",
-                self.dump()
-            );
-        }
-        self
-    }
-}
-
-/// Every failed or degraded check in the report has evidence.
-fn all_problems_have_evidence(v: &V) {
-    for sub in v.r["subsystems"].as_array().unwrap() {
-        for c in sub["checks"].as_array().unwrap() {
-            let st = s(&c["status"]);
-            if st == "failed" || st == "degraded" {
-                assert!(
-                    c["evidence"].as_array().is_some_and(|e| !e.is_empty()),
-                    "{} is {st} without evidence\n{}",
-                    s(&c["id"]),
-                    v.dump()
-                );
-            }
-        }
-    }
-}
-
-fn verdict(t: &Tree) -> V {
-    let (code, r) = common::status(t.path());
-    common::assert_schema(&r);
-    let v = V { code, r };
-    all_problems_have_evidence(&v);
+/// The verdict on `t`; every failed or degraded check rests on evidence.
+fn verdict(t: &Tree) -> Verdict {
+    let v = verdict::verdict(t, &[]);
+    v.founded();
     v
 }
 
 /// `status` with a `--dmesg` file holding `lines` (a log from boot).
-fn verdict_log(t: &Tree, lines: &[&str]) -> V {
-    let mut text = String::from("[    0.000000] Linux version 6.0.3-arch1-1-surface\n");
-    for (i, l) in lines.iter().enumerate() {
-        text.push_str(&format!("[    3.{:06}] {l}\n", 100 + i));
-    }
-    let f = t.path().join("dmesg.txt");
-    std::fs::write(&f, text).unwrap();
-    let (code, out, err) = common::run(&[
-        "status",
-        "--local",
-        "--root",
-        t.path().to_str().unwrap(),
-        "--dmesg",
-        f.to_str().unwrap(),
-        "--json",
-    ]);
-    let r: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
-    common::assert_schema(&r);
-    let v = V { code, r };
-    all_problems_have_evidence(&v);
+fn verdict_log(t: &Tree, lines: &[&str]) -> Verdict {
+    let v = verdict::verdict_log(t, "6.0.3-arch1-1-surface", lines);
+    v.founded();
     v
-}
-
-/// The captured facts of a tree, for the hint rule.
-fn facts(t: &Tree) -> Value {
-    let (code, out, err) = common::run(&["capture", "--root", t.path().to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    serde_json::from_str(&out).unwrap()
-}
-
-fn hints_fit(t: &Tree, v: &V) {
-    let bad = hints::misfits(&facts(t), &v.r);
-    assert!(
-        bad.is_empty(),
-        "hints that do not fit: {bad:?}\n{}",
-        v.dump()
-    );
 }
 
 // ---- the 79D657BBD855 / 5B3E4C5AAEC5 camera boot ------------------------------------
@@ -227,12 +52,12 @@ fn healthy_trees_without_an_int3472_device_are_ok() {
         let t = Sb2::new(size, Distro::DebianSurface).build();
         t.remove_device("i2c", "i2c-INT3472:00");
         let v = verdict(&t);
-        v.exit(0).sub("camera", "ok").st("camera.int3472", "ok");
-        v.notice(
+        v.exit(0).sub("camera", "ok").is("camera.int3472", "ok");
+        v.notice_names(
             "camera.int3472",
             &["no int3472 device found", "sensors are bound"],
         );
-        v.never("camera.int3472", &["not enumerated"]);
+        v.never_tells("camera.int3472", &["not enumerated"]);
     }
 }
 
@@ -248,8 +73,8 @@ fn an_unbound_int3472_with_bound_sensors_is_ok() {
             "int3472-discrete: probe of INT3472:00 failed with error -16",
         ],
     );
-    v.exit(0).sub("camera", "ok").st("camera.int3472", "ok");
-    v.notice("camera.int3472", &["i2c-int3472:00 is not bound"]);
+    v.exit(0).sub("camera", "ok").is("camera.int3472", "ok");
+    v.notice_names("camera.int3472", &["i2c-int3472:00 is not bound"]);
 }
 
 #[test]
@@ -269,11 +94,11 @@ fn no_sensor_and_no_int3472_fails_at_the_sensors_never_at_int3472() {
             "ipu3-cio2 0000:00:14.3: deferred probe pending",
         ],
     );
-    v.exit(1).sub("camera", "failed").st("camera.int3472", "ok");
-    v.st("camera.sensors", "failed")
+    v.exit(1).sub("camera", "failed").is("camera.int3472", "ok");
+    v.is("camera.sensors", "failed")
         .cause("camera.sensors", "deferred probe pending");
     // The dummy regulator line is normal, never a cause.
-    v.never("camera.sensors", &["dummy regulator", "dvdd"]);
+    v.never_tells("camera.sensors", &["dummy regulator", "dvdd"]);
 }
 
 #[test]
@@ -284,14 +109,14 @@ fn the_ir_sensor_failing_as_on_real_sb2s_leaves_the_cameras_ok() {
         let t = Sb2::new(size, Distro::DebianSurface).build();
         t.unbind("i2c", "i2c-INT347E:00");
         let v = verdict_log(&t, IR_FAILS);
-        v.exit(0).sub("camera", "ok").st("camera.sensors", "ok");
-        v.notice(
+        v.exit(0).sub("camera", "ok").is("camera.sensors", "ok");
+        v.notice_names(
             "camera.sensors",
             &["cannot get enable gpio", "ir camera", "face login"],
         );
-        v.never("camera.sensors", &["dummy regulator"]);
+        v.never_tells("camera.sensors", &["dummy regulator"]);
         v.names("camera.sensors", &["failed with error -2"]);
-        v.st("camera.firmware", "ok");
+        v.is("camera.firmware", "ok");
     }
 }
 
@@ -310,10 +135,10 @@ fn only_the_front_sensor_connected_is_degraded_not_failed() {
     );
     v.exit(1)
         .sub("camera", "degraded")
-        .st("camera.sensors", "degraded");
+        .is("camera.sensors", "degraded");
     v.names("camera.sensors", &["front camera works", "rear"]);
     v.cause("camera.sensors", "connected 1");
-    v.st("camera.bridge", "ok").st("camera.int3472", "ok");
+    v.is("camera.bridge", "ok").is("camera.int3472", "ok");
 }
 
 #[test]
@@ -332,7 +157,7 @@ fn a_front_sensor_that_does_not_answer_on_i2c_names_error_121() {
         .sub("camera", "degraded")
         .cause("camera.sensors", "-121");
     v.names("camera.sensors", &["rear camera works"]);
-    v.never("camera.sensors", &["dummy regulator"]);
+    v.never_tells("camera.sensors", &["dummy regulator"]);
 }
 
 #[test]
@@ -347,7 +172,7 @@ fn atomisp_taking_the_front_sensor_is_named_from_the_log() {
     );
     v.exit(1)
         .sub("camera", "failed")
-        .st("camera.atomisp", "failed");
+        .is("camera.atomisp", "failed");
     v.names("camera.atomisp", &["failed with error -22", "blacklist"]);
     v.cause("camera.sensors", "-22")
         .names("camera.sensors", &["atomisp"]);
@@ -362,7 +187,7 @@ fn the_firmware_load_line_proves_the_imgu_firmware() {
     ));
     t.unbind("pci", "0000:00:05.0");
     let v = verdict_log(&t, &[IR_FAILS[9]]);
-    v.st("camera.firmware", "ok")
+    v.is("camera.firmware", "ok")
         .names("camera.firmware", &["irci_"]);
     // Without the line, with the stock Arch 5.14 errors (44CB94E9B7BC).
     let v = verdict_log(
@@ -373,8 +198,8 @@ fn the_firmware_load_line_proves_the_imgu_firmware() {
         ],
     );
     v.exit(1)
-        .st("camera.firmware", "failed")
-        .st("camera.imgu", "unknown");
+        .is("camera.firmware", "failed")
+        .is("camera.imgu", "unknown");
     v.names(
         "camera.firmware",
         &["direct firmware load for intel/ipu3-fw.bin"],
@@ -437,12 +262,12 @@ fn cameras_off_on_a_kernel_without_ipu3_drivers_say_what_the_kernel_lacks() {
         t.unload_module(module);
     }
     let v = verdict(&t);
-    v.exit(0).sub("camera", "absent").st("camera.pci", "absent");
+    v.exit(0).sub("camera", "absent").is("camera.pci", "absent");
     v.names(
         "camera.pci",
         &["disabled in the uefi settings, or not present"],
     );
-    v.notice(
+    v.notice_names(
         "camera.pci",
         &[
             "cannot drive them",
@@ -457,7 +282,7 @@ fn cameras_off_on_a_kernel_without_ipu3_drivers_say_what_the_kernel_lacks() {
         t2.remove_device("pci", slot);
     }
     let v2 = verdict(&t2);
-    v2.st("camera.pci", "absent");
+    v2.is("camera.pci", "absent");
     assert_eq!(
         v2.check("camera.pci")["notices"],
         serde_json::json!([]),
@@ -475,12 +300,12 @@ fn media_and_video_nodes_are_not_judged_in_a_captured_tree() {
         t.file(&format!("dev/{n}"), "");
     }
     let v = verdict(&t);
-    v.exit(0).sub("camera", "ok").st("camera.nodes", "ok");
+    v.exit(0).sub("camera", "ok").is("camera.nodes", "ok");
     v.names("camera.nodes", &["media0"]);
     // No /dev at all.
     t.remove("dev");
     let v = verdict(&t);
-    v.st("camera.nodes", "ok").sub("camera", "ok");
+    v.is("camera.nodes", "ok").sub("camera", "ok");
 }
 
 // ---- batteries ---------------------------------------------------------------------
@@ -491,10 +316,10 @@ fn san_unbound_but_a_sane_battery_proves_the_san_path() {
     let t = Sb2::new(Size::In15, Distro::DebianSurface).build();
     t.unbind("platform", "MSHW0091:00");
     let v = verdict(&t);
-    v.exit(0).sub("battery", "ok").st("battery.san", "ok");
-    v.notice("battery.san", &["mshw0091"])
+    v.exit(0).sub("battery", "ok").is("battery.san", "ok");
+    v.notice_names("battery.san", &["mshw0091"])
         .names("battery.san", &["bat1"]);
-    v.st("battery.clipboard", "ok");
+    v.is("battery.clipboard", "ok");
 }
 
 #[test]
@@ -512,13 +337,13 @@ fn no_san_device_and_no_power_supply_claims_no_aggregator_cause() {
     let v = verdict(&t);
     v.exit(1)
         .sub("battery", "failed")
-        .st("battery.san", "failed");
+        .is("battery.san", "failed");
     v.cause("battery.san", "mshw0091");
     v.names(
         "battery.san",
         &["not found", "no battery or ac power supply exists"],
     );
-    v.never(
+    v.never_tells(
         "battery.san",
         &[
             "not bound because",
@@ -528,7 +353,7 @@ fn no_san_device_and_no_power_supply_claims_no_aggregator_cause() {
             "enable config_surface_acpi_notify",
         ],
     );
-    hints_fit(&t, &v);
+    v.hints_fit(&t);
 }
 
 #[test]
@@ -541,14 +366,14 @@ fn san_waiting_for_an_unbound_aggregator_names_it_and_its_existing_device() {
     }
     let v = verdict(&t);
     v.exit(1)
-        .st("battery.san", "failed")
+        .is("battery.san", "failed")
         .cause("battery.san", "serial0-0");
     v.names(
         "battery.san",
         &["drivers_probe", "no battery or ac power supply exists"],
     );
-    v.never("battery.san", &["defaults"]);
-    hints_fit(&t, &v);
+    v.never_tells("battery.san", &["defaults"]);
+    v.hints_fit(&t);
 }
 
 #[test]
@@ -558,15 +383,15 @@ fn bat2_missing_with_the_base_detached_is_absent() {
     let t = m.build();
     t.remove_power_supply("BAT2");
     let v = verdict(&t);
-    v.exit(0).sub("battery", "ok").st("battery.base", "absent");
+    v.exit(0).sub("battery", "ok").is("battery.base", "absent");
     // With the base attached, a missing BAT2 is a loss.
     let t = Sb2::new(Size::In15, Distro::DebianSurface).build();
     t.remove_power_supply("BAT2");
     let v = verdict(&t);
     v.exit(1)
-        .st("battery.base", "failed")
+        .is("battery.base", "failed")
         .cause("battery.base", "not found");
-    hints_fit(&t, &v);
+    v.hints_fit(&t);
 }
 
 // ---- touch -------------------------------------------------------------------------
@@ -625,9 +450,9 @@ fn the_working_pre_2023_ipts_stack_is_ok_with_a_notice() {
         "touch.iptsd",
         "touch.devices",
     ] {
-        v.st(id, "ok");
+        v.is(id, "ok");
     }
-    v.notice(
+    v.notice_names(
         "touch.ipts-driver",
         &["older generation", "current iptsd", "hid driver"],
     );
@@ -646,7 +471,7 @@ fn a_generation_mismatch_still_fails() {
     let v = verdict(&t);
     v.exit(1)
         .sub("touch", "failed")
-        .st("touch.ipts-driver", "failed");
+        .is("touch.ipts-driver", "failed");
     v.cause("touch.ipts-driver", "misc_ipts");
     // New kernel, iptsd 0.x running without devices.
     let t = Sb2::new(Size::In15, Distro::DebianSurface).build();
@@ -666,7 +491,7 @@ fn a_generation_mismatch_still_fails() {
     let v = verdict(&t);
     v.exit(1)
         .sub("touch", "failed")
-        .st("touch.devices", "failed");
+        .is("touch.devices", "failed");
     v.cause("touch.devices", "iptsd.service");
 }
 
@@ -685,11 +510,11 @@ fn an_unbound_mei_with_mei_me_as_a_module_suggests_modprobe_not_enable() {
     let hid = Sb2::new(Size::In15, Distro::DebianSurface).ipts_hid_name();
     t.remove_device("hid", &hid);
     let v = verdict(&t);
-    v.exit(1).sub("touch", "failed").st("touch.mei", "failed");
+    v.exit(1).sub("touch", "failed").is("touch.mei", "failed");
     v.cause("touch.mei", "mei_me is not loaded");
     v.names("touch.mei", &["modprobe mei_me"])
-        .never("touch.mei", &["enable config_intel_mei_me"]);
-    hints_fit(&t, &v);
+        .never_tells("touch.mei", &["enable config_intel_mei_me"]);
+    v.hints_fit(&t);
 }
 
 #[test]
@@ -701,9 +526,9 @@ fn iptsd_devices_prove_an_unbound_looking_mei_and_ipts() {
     let v = verdict(&t);
     v.exit(0)
         .sub("touch", "ok")
-        .st("touch.mei", "ok")
-        .st("touch.ipts-bound", "ok");
-    v.notice("touch.mei", &["0000:00:16.4"]);
+        .is("touch.mei", "ok")
+        .is("touch.ipts-bound", "ok");
+    v.notice_names("touch.mei", &["0000:00:16.4"]);
 }
 
 #[test]
@@ -717,8 +542,8 @@ fn a_hid_device_without_hidraw_on_a_hidraw_kernel_does_not_say_enable() {
     t.remove_input(31);
     let v = verdict(&t);
     v.exit(1)
-        .st("touch.hid", "failed")
+        .is("touch.hid", "failed")
         .cause("touch.hid", "hidraw");
-    v.never("touch.hid", &["enable config_hidraw"]);
-    hints_fit(&t, &v);
+    v.never_tells("touch.hid", &["enable config_hidraw"]);
+    v.hints_fit(&t);
 }

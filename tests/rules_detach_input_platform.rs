@@ -8,148 +8,19 @@
 //! linux-surface#2219 (the aggregator's -EINVAL probe error).
 
 mod common;
-#[path = "common/hints.rs"]
-mod hints;
 
 use common::sb2::{Distro, Sb2, Size};
 use common::tree::{Tree, relative};
-use serde_json::Value;
+use common::verdict::{self, Verdict};
 
-struct V {
-    code: i32,
-    r: Value,
-}
-
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or("").to_string()
-}
-
-impl V {
-    fn dump(&self) -> String {
-        let mut out = common::overview(&self.r);
-        for sub in self.r["subsystems"].as_array().unwrap() {
-            for c in sub["checks"].as_array().unwrap() {
-                out.push_str(&format!(
-                    "\n  {} {}: {} [hint: {}] [notices: {}] [evidence: {}]",
-                    s(&c["id"]),
-                    s(&c["status"]),
-                    s(&c["summary"]),
-                    s(&c["hint"]),
-                    c["notices"],
-                    c["evidence"]
-                ));
-            }
-        }
-        out
-    }
-    fn check(&self, id: &str) -> &Value {
-        common::check(&self.r, id)
-    }
-    fn exit(&self, code: i32) -> &Self {
-        assert_eq!(self.code, code, "exit code\n{}", self.dump());
-        self
-    }
-    fn is(&self, id: &str, status: &str) -> &Self {
-        assert_eq!(
-            s(&self.check(id)["status"]),
-            status,
-            "{id}\n{}",
-            self.dump()
-        );
-        self
-    }
-    /// Summary, hint, evidence and notices of check `id`, lower-cased.
-    fn text(&self, id: &str) -> String {
-        let c = self.check(id);
-        format!(
-            "{} {} {} {}",
-            s(&c["summary"]),
-            s(&c["hint"]),
-            c["evidence"],
-            c["notices"]
-        )
-        .to_lowercase()
-    }
-    fn names(&self, id: &str, words: &[&str]) -> &Self {
-        let t = self.text(id);
-        for w in words {
-            assert!(
-                t.contains(&w.to_lowercase()),
-                "{id} does not name {w:?}\n{}",
-                self.dump()
-            );
-        }
-        self
-    }
-    fn never(&self, id: &str, words: &[&str]) -> &Self {
-        let t = self.text(id);
-        for w in words {
-            assert!(
-                !t.contains(&w.to_lowercase()),
-                "{id} names {w:?}\n{}",
-                self.dump()
-            );
-        }
-        self
-    }
-    fn hint_never(&self, id: &str, words: &[&str]) -> &Self {
-        let h = s(&self.check(id)["hint"]).to_lowercase();
-        for w in words {
-            assert!(
-                !h.contains(&w.to_lowercase()),
-                "{id} hint names {w:?}\n{}",
-                self.dump()
-            );
-        }
-        self
-    }
-}
-
-fn verdict(t: &Tree) -> V {
-    let (code, r) = common::status(t.path());
-    common::assert_schema(&r);
-    V { code, r }
+/// The verdict on `t`.
+fn verdict(t: &Tree) -> Verdict {
+    verdict::verdict(t, &[])
 }
 
 /// `status` with a `--dmesg` file holding `lines` (a log from boot).
-fn verdict_log(t: &Tree, lines: &[&str]) -> V {
-    let mut text = String::from("[    0.000000] Linux version 6.19.8 (nixbld@localhost)\n");
-    for (i, l) in lines.iter().enumerate() {
-        text.push_str(&format!("[    3.{:06}] {l}\n", 100 + i));
-    }
-    let f = t.path().join("dmesg.txt");
-    std::fs::write(&f, text).unwrap();
-    let (code, out, err) = common::run(&[
-        "status",
-        "--local",
-        "--root",
-        t.path().to_str().unwrap(),
-        "--dmesg",
-        f.to_str().unwrap(),
-        "--json",
-    ]);
-    let r: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
-    common::assert_schema(&r);
-    V { code, r }
-}
-
-fn facts(t: &Tree) -> Value {
-    let (code, out, err) = common::run(&["capture", "--root", t.path().to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    serde_json::from_str(&out).unwrap()
-}
-
-/// No hint names an option the config sets, loads a built-in or loaded module, or
-/// probes a device the facts do not list; every failed/degraded check has evidence.
-fn hints_fit(t: &Tree, v: &V) {
-    let bad = hints::misfits(&facts(t), &v.r);
-    assert!(
-        bad.is_empty(),
-        "hints that do not fit: {bad:?}\n{}",
-        v.dump()
-    );
-    let bad = hints::unfounded(&v.r);
-    assert!(bad.is_empty(), "{bad:?}\n{}", v.dump());
+fn verdict_log(t: &Tree, lines: &[&str]) -> Verdict {
+    verdict::verdict_log(t, "6.19.8 (nixbld@localhost)", lines)
 }
 
 // ---- captured trees: /dev is not judged ------------------------------------------
@@ -191,8 +62,7 @@ fn captured_tree_without_dev_nodes_keeps_input_and_detach_ok() {
                     "detach.dtx-node",
                     &["not a device node", "missing", "never opened"],
                 );
-            assert_eq!(common::sub_status(&v.r, "input"), "ok", "{}", v.dump());
-            assert_eq!(common::sub_status(&v.r, "detach"), "ok", "{}", v.dump());
+            v.sub("input", "ok").sub("detach", "ok");
         }
     }
 }
@@ -292,7 +162,7 @@ fn qemu_detach_names_no_built_in_driver_and_no_unfound_cause() {
                 "modprobe",
             ],
         );
-    hints_fit(&t, &v);
+    v.hints_fit(&t).founded();
 }
 
 #[test]
@@ -305,7 +175,7 @@ fn qemu_platform_hub_is_not_found_not_unbound_and_probes_nothing() {
             "platform.hub",
             &["not bound because", "serial0-0", "drivers_probe"],
         );
-    hints_fit(&t, &v);
+    v.hints_fit(&t).founded();
 }
 
 #[test]
@@ -325,7 +195,7 @@ fn qemu_input_causes_and_fixes_fit_the_kernel() {
         .names("input.keyboard", &["no usb bus"])
         .never("input.keyboard", &["/sys/bus/usb/devices"])
         .hint_never("input.keyboard", &["re-attach", "reattach", "config_usb"]);
-    hints_fit(&t, &v);
+    v.hints_fit(&t).founded();
 }
 
 #[test]
@@ -359,7 +229,7 @@ fn a_lid_without_its_input_on_a_modular_button_driver_says_load_not_enable() {
         .is("input.lid", "failed")
         .names("input.lid", &["modprobe button", "PNP0C0D:00"])
         .hint_never("input.lid", &["enable", "use a kernel"]);
-    hints_fit(&t, &v);
+    v.hints_fit(&t).founded();
 }
 
 // ---- the aggregator's probe and the kernel log ------------------------------------
@@ -403,7 +273,7 @@ fn pinctrl_module_names_the_load_order_only_when_the_log_shows_it() {
             "detach.ssam",
             &["probed serial0-0 before the pinctrl module"],
         );
-    hints_fit(&t, &v);
+    v.hints_fit(&t).founded();
     // With the probe error in the log (linux-surface#2219): the cause is named, cited.
     let line = "surface_serial_hub serial0-0: error -EINVAL: failed to setup IRQ";
     let v = verdict_log(&t, &[line]);
@@ -421,7 +291,7 @@ fn pinctrl_module_names_the_load_order_only_when_the_log_shows_it() {
         "platform.hub",
         &["surface aggregator", "serial0-0", "drivers_probe"],
     );
-    hints_fit(&t, &v);
+    v.hints_fit(&t).founded();
 }
 
 #[test]
@@ -460,14 +330,36 @@ fn dtx_daemon_missing_is_ok_with_a_notice() {
 }
 
 #[test]
-fn dtx_daemon_enabled_but_dead_is_degraded() {
+fn dtx_daemon_enabled_but_dead_is_a_notice_like_a_missing_one() {
+    // It loses what a missing daemon loses, no more: removing the daemon must never
+    // read as an improvement (the monotonicity property found that).
     let t = Sb2::new(Size::In15, Distro::DebianSurface).build();
     t.remove("sys/fs/cgroup/system.slice/surface-dtx-daemon.service");
     t.remove("proc/987");
     let v = verdict(&t);
-    v.exit(1)
-        .is("detach.daemon", "degraded")
+    v.exit(0)
+        .is("detach.daemon", "ok")
         .names("detach.daemon", &["enabled but not running", "journalctl"]);
+}
+
+#[test]
+fn dtx_daemon_enabled_in_a_tree_without_proc_or_cgroups_is_unknown() {
+    // A copied tree without /proc and /sys/fs/cgroup cannot tell whether it runs.
+    let t = Sb2::new(Size::In15, Distro::DebianSurface).build();
+    t.remove("sys/fs/cgroup");
+    t.remove("proc/987");
+    for e in std::fs::read_dir(t.path().join("proc")).unwrap() {
+        let e = e.unwrap();
+        if e.file_name()
+            .to_string_lossy()
+            .chars()
+            .all(|c| c.is_ascii_digit())
+        {
+            std::fs::remove_dir_all(e.path()).unwrap();
+        }
+    }
+    let v = verdict(&t);
+    v.is("detach.daemon", "unknown");
 }
 
 // ---- dGPU with the base state unknown -----------------------------------------------
@@ -495,14 +387,14 @@ fn no_dgpu_with_the_base_state_unknown_never_fails() {
     t.remove_device("pci", "0000:02:00.0");
     base_unknown(&t);
     let v = verdict(&t);
-    assert_eq!(v.r["machine"]["base"], "unknown", "{}", v.dump());
+    assert_eq!(v.report["machine"]["base"], "unknown", "{}", v.dump());
     v.is("dgpu.present", "unknown")
         .names("dgpu.present", &["base state is unknown"]);
 
     let t = Sb2::new(Size::In13, Distro::NixOs).build();
     base_unknown(&t);
     let v = verdict(&t);
-    assert_eq!(v.r["machine"]["base"], "unknown", "{}", v.dump());
+    assert_eq!(v.report["machine"]["base"], "unknown", "{}", v.dump());
     v.is("dgpu.present", "absent")
         .names("dgpu.present", &["base state is unknown", "1c8d"]);
 }

@@ -21,12 +21,11 @@
 mod common;
 #[path = "vm/guest.rs"]
 mod guest;
-#[path = "common/hints.rs"]
-mod hints;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
+use common::hints;
 use serde_json::Value;
 
 fn boot() -> &'static guest::Boot {

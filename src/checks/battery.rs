@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::ctx::{Base, Ctx, Has, Look, why};
+use super::ctx::{Aggregator, Base, Ctx, Has, Look, why};
 use super::{CheckDef, Outcome, SubsystemDef, Tag, fact};
 use crate::facts::Fact;
 
@@ -18,18 +18,11 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             rationale: "SAN relays the firmware's battery and AC requests to the embedded controller; without it the batteries report defaults (critical, discharging) or vanish.",
             fix: "Make sure the kernel provides surface_acpi_notify (CONFIG_SURFACE_ACPI_NOTIFY) and that it binds MSHW0091; it waits for the Surface Aggregator (see detach.ssam).",
             requires: &[],
-            basis: &[
-                fact(
-                    Tag::Verified,
-                    "SB2 batteries and AC are ACPI devices whose opregion needs Surface ACPI Notify (MSHW0091, surface_acpi_notify); without it they return hard-coded defaults",
-                    "§1.2 (K surface_acpi_notify.c; jakeday/linux-surface#28)",
-                ),
-                fact(
-                    Tag::Verified,
-                    "SAN defers until the Surface Aggregator (serial0-0, surface_serial_hub) is bound",
-                    "§1.1, §4 F1, F2",
-                ),
-            ],
+            basis: &[fact(
+                Tag::Verified,
+                "SB2 batteries and AC are ACPI devices whose opregion needs Surface ACPI Notify (MSHW0091, surface_acpi_notify); without it they return hard-coded defaults",
+                "§1.2 (K surface_acpi_notify.c; jakeday/linux-surface#28)",
+            )],
             proven_by: "a battery power supply (BAT1) with sane values proves the SAN/aggregator path",
             captured: "Devices and bindings are in sysfs and power supplies in /sys/class/power_supply, both kept by a captured tree; the SAN probe messages only in the kernel log (--dmesg).",
             run: san,
@@ -99,34 +92,6 @@ fn san(c: &Ctx) -> Outcome {
     o
 }
 
-/// The Surface Aggregator as SAN sees it. A private reading of the aggregator state
-/// (not `detach::aggregator_client`, which says "not bound" for a device that does
-/// not exist and suggests `drivers_probe` for it).
-enum Aggregator {
-    Up,
-    /// Its serial device exists and is not bound to surface_serial_hub.
-    Unbound(String, String),
-    /// No serial device for it exists.
-    NotFound(String),
-    Unknown,
-}
-
-fn aggregator(c: &Ctx) -> Aggregator {
-    let d = &c.profile.detach;
-    match c.ssam_device() {
-        Look::Found(x) if x.driver.as_deref() == Some(d.ssam.driver) => Aggregator::Up,
-        Look::Found(x) => Aggregator::Unbound(
-            x.name.clone(),
-            format!(
-                "/sys/bus/serial/devices/{}/driver: not {}",
-                x.name, d.ssam.driver
-            ),
-        ),
-        Look::Missing(m) => Aggregator::NotFound(format!("{m}: no {}", d.ssam_serdev)),
-        Look::Unknown(_) => Aggregator::Unknown,
-    }
-}
-
 /// What a missing SAN costs, from the power supplies that exist: a consequence is
 /// claimed only when a power supply shows it.
 fn san_consequence(c: &Ctx) -> String {
@@ -193,7 +158,7 @@ fn san_link(c: &Ctx) -> Outcome {
             if let Has::No(_) = c.kernel_has(&b.san) {
                 return c.unbound("platform", d, &b.san, "SAN").evidence(path);
             }
-            match aggregator(c) {
+            match c.aggregator() {
                 Aggregator::Unbound(name, e) => Outcome::failed(format!(
                     "SAN ({}) is not bound: it waits for the Surface Aggregator, whose device {name} is not bound: {consequence}",
                     d.name
@@ -220,6 +185,10 @@ fn san_link(c: &Ctx) -> Outcome {
     }
 }
 
+/// A health (full over design capacity) above this is no battery's: new packs
+/// report a few percent above their design capacity, never half as much again.
+const MAX_HEALTH: f64 = 150.0;
+
 /// Judges one battery's values.
 fn judge(name: &str, props: &BTreeMap<String, String>) -> Outcome {
     let path = format!("/sys/class/power_supply/{name}/uevent");
@@ -228,9 +197,14 @@ fn judge(name: &str, props: &BTreeMap<String, String>) -> Outcome {
             .evidence(format!("{path}: PRESENT=0"));
     }
     let status = props.get("status").map(String::as_str);
-    let cap = props.get("capacity").and_then(|v| v.parse::<i64>().ok());
+    let cap = props
+        .get("capacity")
+        .and_then(|v| v.trim().parse::<i64>().ok());
     let mut ev = vec![path.clone()];
     let Some(cap) = cap else {
+        if let Some(v) = props.get("capacity") {
+            ev.push(format!("{path}: POWER_SUPPLY_CAPACITY={v}"));
+        }
         return Outcome::unknown(format!("{name} has no readable capacity")).evidence_all(ev);
     };
     if !(0..=100).contains(&cap) {
@@ -242,16 +216,55 @@ fn judge(name: &str, props: &BTreeMap<String, String>) -> Outcome {
         return Outcome::degraded(format!("{name} reports an unknown status {s:?}"))
             .evidence_all(ev);
     }
-    let pair = |full: &str, design: &str| {
-        Some((
-            props.get(full)?.parse::<f64>().ok()?,
-            props.get(design)?.parse::<f64>().ok()?,
-        ))
+    // Energy (uWh) or charge (uAh), full and design: a value that is not a finite,
+    // non-negative number, or a health no battery has, is garbage from the firmware
+    // or a capture. It shows nothing about the battery: unknown, with the value.
+    let garbage = |what: String, values: Vec<String>| {
+        Outcome::unknown(format!("{name} reports {what}: its values cannot be judged"))
+            .evidence(path.clone())
+            .evidence_all(values)
+            .hint(format!("The firmware (or the capture) gave nonsense: check that SAN is bound, read `cat /sys/class/power_supply/{name}/uevent` again after a reboot, and if it persists report it with `surface-check capture`."))
     };
-    let health = pair("energy_full", "energy_full_design")
-        .or_else(|| pair("charge_full", "charge_full_design"))
-        .filter(|(_, d)| *d > 0.0)
-        .map(|(f, d)| f / d * 100.0);
+    let value = |k: &str| {
+        let v = props.get(k)?;
+        let shown = format!("{path}: POWER_SUPPLY_{}={v}", k.to_ascii_uppercase());
+        Some(
+            v.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite() && *x >= 0.0)
+                .map(|x| (x, shown.clone()))
+                .ok_or(shown),
+        )
+    };
+    let pair = [
+        ("energy_full", "energy_full_design"),
+        ("charge_full", "charge_full_design"),
+    ]
+    .into_iter()
+    .find_map(|(f, d)| Some((value(f)?, value(d)?)));
+    let health = match pair {
+        Some((Err(bad), other)) | Some((other, Err(bad))) => {
+            let mut values = vec![bad];
+            values.extend(other.err());
+            return garbage(
+                "an energy value that is not a number of zero or more".into(),
+                values,
+            );
+        }
+        // A design capacity of 0 is no reported health.
+        Some((Ok((f, fs)), Ok((d, ds)))) if d > 0.0 => {
+            let h = f / d * 100.0;
+            if h > MAX_HEALTH {
+                return garbage(
+                    format!("a full capacity {h:.0} % of its design capacity"),
+                    vec![fs, ds],
+                );
+            }
+            Some(h)
+        }
+        _ => None,
+    };
     let cycles = props.get("cycle_count").and_then(|v| v.parse::<u64>().ok());
     let mut summary = format!("{name}: {cap} %, {}", status.unwrap_or("status unknown"));
     if let Some(h) = health {

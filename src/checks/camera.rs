@@ -55,7 +55,7 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             title: "CIO2 driver",
             verifies: "The CIO2 function is bound to ipu3-cio2 (CONFIG_VIDEO_IPU3_CIO2).",
             rationale: "CIO2 receives the sensors' CSI-2 streams; without it no camera exists.",
-            fix: "Enable CONFIG_VIDEO_IPU3_CIO2 and load `ipu3_cio2`.",
+            fix: "If the kernel lacks CONFIG_VIDEO_IPU3_CIO2, use one that has it; if it is a module, load `ipu3_cio2`; otherwise read `journalctl -k -b | grep -i ipu3-cio2`.",
             requires: &["camera.pci"],
             basis: &[fact(
                 Tag::Verified,
@@ -71,7 +71,7 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             title: "ImgU driver",
             verifies: "The ImgU function is bound to ipu3-imgu (CONFIG_VIDEO_IPU3_IMGU, staging).",
             rationale: "libcamera's IPU3 pipeline needs the ImgU to process raw frames.",
-            fix: "Enable CONFIG_VIDEO_IPU3_IMGU (staging) and load `ipu3_imgu`.",
+            fix: "If the kernel lacks CONFIG_VIDEO_IPU3_IMGU (staging), use one that has it; if it is a module, load `ipu3_imgu`; otherwise read `journalctl -k -b | grep -i ipu3-imgu`.",
             requires: &["camera.pci"],
             basis: &[fact(
                 Tag::Verified,
@@ -87,7 +87,7 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             title: "IPU bridge",
             verifies: "The kernel has the IPU bridge (CONFIG_IPU_BRIDGE, formerly CIO2_BRIDGE) that builds the sensor graph from ACPI.",
             rationale: "Without the bridge CIO2 finds no sensor on ACPI machines like the Surface Book 2.",
-            fix: "Enable CONFIG_IPU_BRIDGE (linux-surface kernels do).",
+            fix: "If the kernel lacks CONFIG_IPU_BRIDGE (CONFIG_CIO2_BRIDGE before 6.6), use one that has it (linux-surface kernels do).",
             requires: &["camera.pci"],
             basis: &[fact(
                 Tag::Verified,
@@ -103,7 +103,7 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             title: "Camera power controller (INT3472)",
             verifies: "The INT3472 camera PMIC device is bound to int3472-tps68470 or int3472-discrete.",
             rationale: "INT3472 powers and clocks the sensors; sensors cannot probe without it.",
-            fix: "Enable CONFIG_INTEL_SKL_INT3472 and its TPS68470 regulator/clock drivers (CONFIG_REGULATOR_TPS68470, CONFIG_COMMON_CLK_TPS68470).",
+            fix: "If the sensors do not bind and the kernel lacks CONFIG_INTEL_SKL_INT3472 (with CONFIG_REGULATOR_TPS68470 and CONFIG_COMMON_CLK_TPS68470), use one that has them.",
             requires: &["camera.pci"],
             basis: &[
                 fact(
@@ -126,7 +126,7 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             title: "Camera sensors",
             verifies: "All three sensors are bound: OV5693 front (INT33BE), OV8865 rear (INT347A), OV7251 infrared (INT347E).",
             rationale: "The bridge waits for every sensor: one sensor that fails to probe hides all cameras.",
-            fix: "Enable CONFIG_VIDEO_OV5693, CONFIG_VIDEO_OV8865 and CONFIG_VIDEO_OV7251, and read `journalctl -k -b | grep -i -e ov5693 -e ov8865 -e ov7251 -e int3472`.",
+            fix: "Read `journalctl -k -b | grep -i -e ov5693 -e ov8865 -e ov7251 -e int3472` for the sensor's probe error; if the kernel lacks CONFIG_VIDEO_OV5693, CONFIG_VIDEO_OV8865 or CONFIG_VIDEO_OV7251, use one that has them.",
             requires: &["camera.pci"],
             basis: &[
                 fact(
@@ -297,7 +297,8 @@ fn pci(c: &Ctx) -> Outcome {
     let (cio2, imgu) = (c.pci(&cam.cio2), c.pci(&cam.imgu));
     match (&cio2, &imgu) {
         (Look::Unknown(u), _) | (_, Look::Unknown(u)) => {
-            Outcome::unknown("cannot list PCI devices").evidence(u.clone())
+            Outcome::unknown("cannot tell whether the IPU3 functions are on the PCI bus")
+                .evidence(u.clone())
         }
         (Look::Found(a), Look::Found(b)) => Outcome::ok("CIO2 and ImgU present")
             .evidence(format!("/sys/bus/pci/devices/{}", a.name))
@@ -732,6 +733,70 @@ fn sensors(c: &Ctx) -> Outcome {
         o.evidence.retain(|e| seen.insert(e.clone()));
         o
     };
+    // Whether the bound sensors are usable although another failed: CIO2 registers
+    // the sensors' subdevice nodes (`v4l-subdevN`, parent: the I2C client) once its
+    // notifier has what it needs; on kernels whose notifier waits for every sensor
+    // a single failed probe leaves none, and no camera works (F7).
+    let mut usable_ev: Vec<String> = Vec::new();
+    if front || rear {
+        let subdevs = match &c.facts.video {
+            Fact::Ok(v) => Some(v.as_slice()),
+            Fact::Absent { .. } => Some(&[][..]),
+            Fact::Unknown { .. } => None,
+        };
+        let bound_devs: Vec<&BusDevice> = cam
+            .sensors
+            .iter()
+            .filter_map(|s| match sensor_bound(c, s) {
+                (Look::Found(d), true) => Some(d),
+                _ => None,
+            })
+            .collect();
+        match subdevs {
+            None => {
+                return merged(Outcome::unknown(format!(
+                    "{} bound, but whether they are usable cannot be told: {}",
+                    if front && rear {
+                        "front and rear sensors"
+                    } else if front {
+                        "the front sensor"
+                    } else {
+                        "the rear sensor"
+                    },
+                    first.summary
+                )))
+                .evidence(why(&c.facts.video));
+            }
+            Some(v) => {
+                let with_node: Vec<String> = bound_devs
+                    .iter()
+                    .filter_map(|d| {
+                        v.iter()
+                            .find(|n| {
+                                n.sysname.starts_with("v4l-subdev")
+                                    && n.parent.is_some()
+                                    && n.parent == d.path
+                            })
+                            .map(|n| {
+                                format!("/sys/class/video4linux/{} (parent {})", n.sysname, d.name)
+                            })
+                    })
+                    .collect();
+                if with_node.is_empty() {
+                    let mut o = merged(Outcome::failed(format!(
+                        "{}; the bridge waits for every sensor: no bound sensor has its subdevice node, so no camera works",
+                        first.summary
+                    )))
+                    .evidence("/sys/class/video4linux: no v4l-subdev of a bound sensor");
+                    if first.hint.is_some() {
+                        o.hint = first.hint.clone();
+                    }
+                    return o;
+                }
+                usable_ev = with_node;
+            }
+        }
+    }
     if only_ir_lost {
         // Only the infrared OV7251 is lost. Real Surface Book 2s on linux-surface 5.19
         // and 6.0 (hw-probe 79D657BBD855, 5B3E4C5AAEC5) log `ov7251 ... cannot get
@@ -746,9 +811,17 @@ fn sensors(c: &Ctx) -> Outcome {
         if let Some(h) = &first.hint {
             n.push_str(&format!(" ({h})"));
         }
-        let mut o = merged(Outcome::ok(
-            "front and rear sensors bound; the infrared sensor (face login only) is not",
-        ));
+        let mut o = merged(Outcome::ok(format!(
+            "{} bound; the infrared sensor (face login only) is not",
+            if front && rear {
+                "front and rear sensors"
+            } else if front {
+                "the front sensor"
+            } else {
+                "the rear sensor"
+            }
+        )))
+        .evidence_all(usable_ev);
         o.notices.push(format!(
             "{n}: the IR camera is lost (face login such as howdy cannot work); front and rear cameras are unaffected"
         ));
@@ -761,15 +834,20 @@ fn sensors(c: &Ctx) -> Outcome {
             "the {works} camera works; lost: {} ({})",
             lost.join(", "),
             first.summary
-        )));
-        o.hint = first.hint.clone();
+        )))
+        .evidence_all(usable_ev);
+        if first.hint.is_some() {
+            o.hint = first.hint.clone();
+        }
         return o;
     }
     let mut o = merged(Outcome::failed(format!(
         "no front or rear camera sensor is bound: {}",
         first.summary
     )));
-    o.hint = first.hint.clone();
+    if first.hint.is_some() {
+        o.hint = first.hint.clone();
+    }
     o
 }
 
@@ -853,7 +931,10 @@ fn nodes(c: &Ctx) -> Outcome {
     }
     let video = match &c.facts.video {
         Fact::Ok(v) => v.as_slice(),
-        _ => &[],
+        Fact::Absent { .. } => &[],
+        f => {
+            return Outcome::unknown("cannot list the video nodes").evidence(why(f));
+        }
     };
     let cio2_video: Vec<_> = video
         .iter()

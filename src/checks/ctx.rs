@@ -46,9 +46,25 @@ pub enum Base {
     Unknown,
 }
 
+/// The attributes a PCI function is identified by.
+pub const PCI_IDS: &[&str] = &["vendor", "device"];
+/// The attributes a USB device is identified by.
+pub const USB_IDS: &[&str] = &["idVendor", "idProduct"];
+
 /// The `status` values of a battery that reports real data.
 pub const BATTERY_STATUSES: &[&str] =
     &["Charging", "Discharging", "Not charging", "Full", "Unknown"];
+
+/// The Surface Aggregator's state, read once for every check that depends on it.
+#[derive(Debug)]
+pub enum Aggregator {
+    Up,
+    /// Its serial device (name, evidence) exists and is not bound to its driver.
+    Unbound(String, String),
+    /// No serial device for it exists (evidence).
+    NotFound(String),
+    Unknown,
+}
 
 /// A device node as judged by [`Ctx::node`].
 #[derive(Debug)]
@@ -252,7 +268,8 @@ impl<'a> Ctx<'a> {
         evidence.extend(unreadable());
         MachineId {
             identity: Identity::Profile,
-            model: variant.map_or(p.variants[0].model, |i| p.variants[i].model),
+            // Without size evidence the model is named without a size.
+            model: variant.map_or(p.id, |i| p.variants[i].model),
             source,
             evidence: evidence.join("; "),
             variant,
@@ -289,6 +306,10 @@ impl<'a> Ctx<'a> {
                 Base::Attached,
                 "/sys/bus/usb/devices: base USB hubs present".into(),
             );
+        }
+        // A device whose ids cannot be read may be one of the base's.
+        if let Some(u) = self.ids_unknown("usb", USB_IDS) {
+            return (Base::Unknown, format!("no base USB hubs seen, but {u}"));
         }
         let has_root_hubs = usb.iter().any(|d| d.name.starts_with("usb"));
         let base_battery_gone = match self.power_supply(self.profile.battery.base) {
@@ -424,8 +445,50 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// First device on `bus` matching `pred`, a test of the id attributes `ids`:
+    /// when none matches but a device's ids cannot be read (or do not read as ids),
+    /// that device may be the one sought, and the answer is [`Look::Unknown`] with
+    /// the reason, never [`Look::Missing`].
+    pub fn find_by_ids(
+        &self,
+        bus: &str,
+        ids: &[&str],
+        pred: impl Fn(&BusDevice) -> bool,
+    ) -> Look<&'a BusDevice> {
+        match self.find_dev(bus, pred) {
+            Look::Missing(m) => match self.ids_unknown(bus, ids) {
+                Some(u) => Look::Unknown(format!("{m}: none matches, but {u}")),
+                None => Look::Missing(m),
+            },
+            found => found,
+        }
+    }
+
+    /// The devices on `bus` whose id attributes `ids` cannot be told, as evidence.
+    pub fn ids_unknown(&self, bus: &str, ids: &[&str]) -> Option<String> {
+        let Look::Found(devs) = self.bus(bus) else {
+            return None;
+        };
+        let why: Vec<String> = devs
+            .iter()
+            .filter_map(|d| d.ids_unknown(bus, ids))
+            .collect();
+        (!why.is_empty()).then(|| why.join("; "))
+    }
+
+    /// The PCI function `f`, by vendor and device id.
     pub fn pci(&self, f: &PciFn) -> Look<&'a BusDevice> {
-        self.find_dev("pci", |d| d.pci_id() == Some((f.vendor, f.device)))
+        self.pci_id((f.vendor, f.device))
+    }
+
+    /// The PCI function with vendor and device `id`.
+    pub fn pci_id(&self, id: (u16, u16)) -> Look<&'a BusDevice> {
+        self.find_by_ids("pci", PCI_IDS, |d| d.pci_id() == Some(id))
+    }
+
+    /// The USB device with vendor and product `id`.
+    pub fn usb_id(&self, id: (u16, u16)) -> Look<&'a BusDevice> {
+        self.find_by_ids("usb", USB_IDS, |d| d.usb_id() == Some(id))
     }
 
     /// A device whose name is an ACPI id (`MSHW0133:00`, `i2c-INT33BE:00`) on `bus`.
@@ -475,6 +538,23 @@ impl<'a> Ctx<'a> {
         match found {
             Some(x) => Look::Found(x),
             None => Look::Missing("/sys/bus/serial/devices".into()),
+        }
+    }
+
+    /// The Surface Aggregator: bound, present but unbound, not found, or unknowable.
+    pub fn aggregator(&self) -> Aggregator {
+        let d = &self.profile.detach;
+        match self.ssam_device() {
+            Look::Found(x) if x.driver.as_deref() == Some(d.ssam.driver) => Aggregator::Up,
+            Look::Found(x) => Aggregator::Unbound(
+                x.name.clone(),
+                format!(
+                    "/sys/bus/serial/devices/{}/driver: not {}",
+                    x.name, d.ssam.driver
+                ),
+            ),
+            Look::Missing(m) => Aggregator::NotFound(format!("{m}: no {}", d.ssam_serdev)),
+            Look::Unknown(_) => Aggregator::Unknown,
         }
     }
 
@@ -556,6 +636,12 @@ impl<'a> Ctx<'a> {
                     "{src}: CONFIG_{}=m, but {} is not in modules.dep",
                     d.config, d.module
                 )),
+                // No module tree at all: the module cannot be loaded from it.
+                None if matches!(self.facts.module_tree, Fact::Absent { .. }) => Has::No(format!(
+                    "{src}: CONFIG_{}=m, but the module tree is missing ({})",
+                    d.config,
+                    why(&self.facts.module_tree)
+                )),
                 None => Has::Unknown(format!(
                     "{src}: CONFIG_{}=m; module tree: {}",
                     d.config,
@@ -609,9 +695,10 @@ impl<'a> Ctx<'a> {
     /// Link "device is bound to the expected driver".
     pub fn link_bound(&self, bus: &str, dev: Look<&BusDevice>, d: &Driver, what: &str) -> Outcome {
         match dev {
-            Look::Unknown(u) => {
-                Outcome::unknown(format!("{what}: cannot list /sys/bus/{bus}")).evidence(u)
-            }
+            Look::Unknown(u) => Outcome::unknown(format!(
+                "{what}: cannot tell whether the device is on /sys/bus/{bus}"
+            ))
+            .evidence(u),
             Look::Missing(m) => Outcome::failed(format!("{what}: device not found")).evidence(m),
             Look::Found(dev) => {
                 let path = format!("/sys/bus/{bus}/devices/{}/driver", dev.name);
@@ -624,10 +711,21 @@ impl<'a> Ctx<'a> {
                         "{what}: {} is bound to {other}, expected {}",
                         dev.name, d.driver
                     ))
-                    .evidence(format!("{path} -> {other}")),
-                    None => self
-                        .unbound(bus, dev, d, what)
-                        .evidence(format!("{path}: not found")),
+                    .evidence(format!("{path} -> {other}"))
+                    .hint(format!(
+                        "{other} holds the device: unbind it (`echo {} > /sys/bus/{bus}/drivers/{other}/unbind`) and blacklist its module, then `echo {} > /sys/bus/{bus}/drivers_probe`.",
+                        dev.name, dev.name
+                    )),
+                    None => match dev.unreadable.get("driver") {
+                        Some(r) => Outcome::unknown(format!(
+                            "{what}: cannot tell which driver {} is bound to",
+                            dev.name
+                        ))
+                        .evidence(format!("{path}: {r}")),
+                        None => self
+                            .unbound(bus, dev, d, what)
+                            .evidence(format!("{path}: not found")),
+                    },
                 }
             }
         }
@@ -667,7 +765,11 @@ impl<'a> Ctx<'a> {
                     ))
                     .evidence(e)
                     .hint(format!("Load it: `modprobe {}`; if that fails, see `journalctl -k -b`.", d.module)),
-                    _ => Outcome::failed(format!("{what}: {} is not bound to {}", dev.name, d.driver)),
+                    _ => Outcome::failed(format!("{what}: {} is not bound to {}", dev.name, d.driver))
+                        .hint(format!(
+                            "The cause is not shown: whether {} is loaded and its driver registered cannot be read here; `journalctl -k -b | grep -i {}` and `ls /sys/bus/{bus}/drivers` would tell.",
+                            d.module, d.module
+                        )),
                 }
             }
         }
@@ -718,20 +820,6 @@ impl<'a> Ctx<'a> {
                     .collect()
             })
             .unwrap_or_default()
-    }
-
-    /// Whether the log shows a message containing every one of `needles`: `Some(true)`
-    /// when it does, `Some(false)` only when the log reaches back to boot and lacks
-    /// it, `None` when the log cannot tell.
-    pub fn log_shows(&self, needles: &[&str]) -> Option<bool> {
-        let l = self.log()?;
-        if !self.log_lines(needles).is_empty() {
-            Some(true)
-        } else if l.from_boot {
-            Some(false)
-        } else {
-            None
-        }
     }
 
     // ---- fixes that fit this kernel ----------------------------------------------
@@ -785,25 +873,41 @@ impl<'a> Ctx<'a> {
             .collect()
     }
 
-    /// A battery whose values a firmware without SAN does not give: present, a capacity
-    /// of 0-100, a known status and a design capacity. `None` when none does.
+    /// A battery that reports what only a working path through SAN and the aggregator
+    /// gives: present, a capacity of 0-100, a known status, a design capacity and the
+    /// pack's model name. Without SAN the firmware's battery methods return defaults
+    /// (§1.2: critical and discharging, jakeday#28), so a nearly empty battery that
+    /// discharges while the adapter is online, or one without a model name, proves
+    /// nothing. `None` when no battery proves the path.
     pub fn sane_battery(&self) -> Option<String> {
         let b = &self.profile.battery;
+        let ac_online = match self.power_supply(b.adapter) {
+            Look::Found(ps) => ps
+                .props
+                .ok()
+                .and_then(|p| p.get("online"))
+                .is_some_and(|v| v == "1"),
+            _ => false,
+        };
         [b.clipboard, b.base].into_iter().find_map(|name| {
             let Look::Found(ps) = self.power_supply(name) else {
                 return None;
             };
             let p = ps.props.ok()?;
-            let num = |k: &str| p.get(k).and_then(|v| v.parse::<f64>().ok());
+            let num = |k: &str| p.get(k).and_then(|v| v.trim().parse::<f64>().ok());
             let present = p.get("present").is_none_or(|v| v == "1");
             let cap = num("capacity").filter(|v| (0.0..=100.0).contains(v))?;
-            let status = p.get("status").filter(|s| BATTERY_STATUSES.contains(&s.as_str()))?;
+            let status = p
+                .get("status")
+                .filter(|s| BATTERY_STATUSES.contains(&s.as_str()))?;
             let design = num("energy_full_design")
                 .or_else(|| num("charge_full_design"))
-                .filter(|d| *d > 0.0)?;
-            present.then(|| {
+                .filter(|d| d.is_finite() && *d > 0.0)?;
+            let model = p.get("model_name").map(|m| m.trim()).filter(|m| !m.is_empty())?;
+            let looks_default = cap <= 5.0 && status == "Discharging" && ac_online;
+            (present && !looks_default).then(|| {
                 format!(
-                    "/sys/class/power_supply/{name}/uevent: {cap:.0} %, {status}, design {design:.0}"
+                    "/sys/class/power_supply/{name}/uevent: {model}, {cap:.0} %, {status}, design {design:.0}"
                 )
             })
         })
@@ -825,10 +929,6 @@ impl MachineId {
             evidence,
             variant: None,
         }
-    }
-
-    pub fn is_profile(&self) -> bool {
-        self.identity == Identity::Profile
     }
 
     pub fn report(&self, facts: &Facts) -> Machine {

@@ -1,7 +1,7 @@
 //! Clipboard detach: pinctrl/UART -> Surface Aggregator -> DTX driver -> /dev/surface/dtx
 //! -> surface-dtx-daemon.
 
-use super::ctx::{Ctx, Has, Look, NodeSeen, why};
+use super::ctx::{Aggregator, Ctx, Has, Look, NodeSeen, why};
 use super::{CheckDef, Outcome, SubsystemDef, Tag, fact};
 use crate::facts::Fact;
 use crate::profiles::Driver;
@@ -118,12 +118,12 @@ fn ssam(c: &Ctx) -> Outcome {
         return o;
     }
     // Downstream proof: the DTX and SAN drivers probe only once the aggregator is
-    // up, the ACPI batteries report real values only through SAN and the aggregator
-    // (§1.2), and the SAM firmware line is logged by the aggregator's own probe.
+    // up, and the ACPI batteries report real values only through SAN and the
+    // aggregator (§1.2). (The SAM firmware line says the aggregator probed once in
+    // this boot, not that it is bound now: it counts only where sysfs cannot tell.)
     let d = &c.profile.detach;
-    let proof: Vec<String> = sam_probed(c)
+    let proof: Vec<String> = client_bound(c, d.dtx_hid, d.dtx.driver)
         .into_iter()
-        .chain(client_bound(c, d.dtx_hid, d.dtx.driver))
         .chain(client_bound(
             c,
             c.profile.battery.san_hid,
@@ -212,7 +212,7 @@ fn ssam_missing(c: &Ctx, m: String) -> Outcome {
         }
         Look::Found(_) | Look::Unknown(_) => {}
     }
-    match c.find_dev("pci", |x| x.pci_id() == Some(d.uart_pci)) {
+    match c.pci_id(d.uart_pci) {
         Look::Missing(p) => {
             return Outcome::failed(
                 "the aggregator's UART (PCI 8086:9d27, 00:1e.0) is not found, so serial0-0 does not exist",
@@ -330,25 +330,7 @@ fn ssam_unbound(c: &Ctx, x: &crate::facts::BusDevice) -> Outcome {
     }
 }
 
-/// The Surface Aggregator's device name and the evidence that it is down, when its
-/// serial device exists without its driver. `None` when it is up, missing (then it
-/// is not what keeps a client unbound: a missing device binds nothing, and its
-/// clients' devices come from ACPI) or cannot be told.
-fn aggregator_down(c: &Ctx) -> Option<(String, String)> {
-    let d = &c.profile.detach;
-    match c.ssam_device() {
-        Look::Found(x) if x.driver.as_deref() != Some(d.ssam.driver) => Some((
-            x.name.clone(),
-            format!(
-                "/sys/bus/serial/devices/{}/driver: not {}",
-                x.name, d.ssam.driver
-            ),
-        )),
-        _ => None,
-    }
-}
-
-/// Link "an aggregator client is bound" for a platform device (SAN, the platform
+/// Link "an aggregator client is bound" for a platform device (the platform
 /// hub). Clients defer their probe until the aggregator is up, so while it is down
 /// they stay unbound without a failure of their own: the aggregator is the cause,
 /// named with what it takes down (`consequence`). A client device that does not
@@ -383,8 +365,8 @@ pub(super) fn aggregator_client(
     if o.status == Status::Ok {
         return o;
     }
-    match aggregator_down(c) {
-        Some((name, e)) => {
+    match c.aggregator() {
+        Aggregator::Unbound(name, e) => {
             let agg = ssam(c);
             Outcome::failed(format!(
                 "{what} is not bound because the Surface Aggregator ({name}) is not bound: {consequence}"
@@ -396,7 +378,7 @@ pub(super) fn aggregator_client(
                 agg.hint.as_deref().unwrap_or(hint)
             ))
         }
-        None => o,
+        _ => o,
     }
 }
 
@@ -539,24 +521,31 @@ fn daemon(c: &Ctx) -> Outcome {
         return Outcome::ok("surface-dtx-daemon is running")
             .evidence(format!("/proc/*/comm: {}", d.daemon_process));
     }
-    if matches!(
+    // Whether it runs can be told only from processes or cgroups: a captured tree
+    // without them, or a /proc that hides PID 1, cannot say.
+    let blind = matches!(
         (&s.processes, &s.running_units),
-        (Fact::Unknown { .. }, Fact::Unknown { .. })
-    ) {
-        return Outcome::unknown("cannot see running processes or services")
-            .evidence(why(&s.processes));
-    }
+        (p, u) if p.ok().is_none() && u.ok().is_none()
+    );
     let unit = s.units.get(d.daemon_unit);
     match unit {
-        Some(u) if !u.files.is_empty() && !u.enabled_by.is_empty() => Outcome::degraded(
-            "surface-dtx-daemon is enabled but not running: detach waits for the firmware timeout and nothing checks the base drives or the dGPU first",
-        )
-        .evidence_all(u.files.clone())
-        .evidence_all(u.enabled_by.clone())
-        .hint(format!(
-            "It is enabled but stopped: `journalctl -b -u {}`.",
-            d.daemon_unit
-        )),
+        Some(u) if !u.files.is_empty() && !u.enabled_by.is_empty() && blind => {
+            Outcome::unknown("surface-dtx-daemon is enabled; whether it runs cannot be seen")
+                .evidence(why(&s.processes))
+                .evidence(why(&s.running_units))
+        }
+        // Enabled but stopped loses what not installed loses (detach waits for the
+        // firmware timeout, the handlers do not run) and no more: a notice as well, so
+        // that removing the daemon never reads as an improvement.
+        Some(u) if !u.files.is_empty() && !u.enabled_by.is_empty() => {
+            Outcome::ok("detach works without surface-dtx-daemon running")
+                .evidence_all(u.files.clone())
+                .evidence_all(u.enabled_by.clone())
+                .notice(format!(
+                    "surface-dtx-daemon is enabled but not running: each detach waits for the firmware timeout and its handlers (unmounting base drives, checking the dGPU) do not run. Read why it stopped: `journalctl -b -u {}`.",
+                    d.daemon_unit
+                ))
+        }
         Some(u) if !u.files.is_empty() => Outcome::ok("detach works without surface-dtx-daemon")
             .evidence_all(u.files.clone())
             .notice(format!(

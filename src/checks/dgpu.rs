@@ -60,7 +60,7 @@ fn present(c: &Ctx) -> Outcome {
         return Outcome::absent("the base (with the dGPU) is detached").evidence(c.base.1.clone());
     }
     let vendor = c.profile.dgpu.vendor;
-    let dev = c.find_dev("pci", |d| {
+    let dev = c.find_by_ids("pci", &["vendor", "class"], |d| {
         d.pci_id().is_some_and(|(v, _)| v == vendor)
             && d.attrs
                 .get("class")
@@ -111,7 +111,9 @@ fn present(c: &Ctx) -> Outcome {
                 .evidence(c.machine.evidence.clone()),
             }
         }
-        Look::Unknown(u) => Outcome::unknown("cannot list PCI devices").evidence(u),
+        Look::Unknown(u) => {
+            Outcome::unknown("cannot tell whether an NVIDIA GPU is on the PCI bus").evidence(u)
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Input: base keyboard and touchpad (USB), buttons (MSHW0040), lid and tablet-mode
 //! switches, lid wake (surface_gpe), event nodes.
 
-use super::ctx::{Base, Ctx, Has, Look, NodeSeen, slash};
+use super::ctx::{Base, Ctx, Has, Look, NodeSeen, slash, why};
 use super::{CheckDef, Outcome, SubsystemDef, Tag, fact};
 use crate::facts::{Fact, InputDevice};
 
@@ -30,7 +30,7 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             title: "Base touchpad",
             verifies: "The Surface Keyboard device also provides a pointer (touchpad) input device.",
             rationale: "Without it the touchpad is dead while the keyboard works.",
-            fix: "If the kernel lacks CONFIG_c.profile.input.keyboard_hid use one that has it; otherwise detach and reattach the base.",
+            fix: "If the kernel lacks CONFIG_HID_MULTITOUCH, use one that has it; otherwise detach and reattach the base.",
             requires: &["input.keyboard"],
             basis: &[fact(
                 Tag::Verified,
@@ -167,6 +167,41 @@ fn list<'a>(c: &Ctx<'a>) -> Result<&'a [InputDevice], Outcome> {
     }
 }
 
+/// Why it cannot be told that none of `inputs` has the capabilities of `kinds`: the
+/// capability files that exist but cannot be read, as evidence.
+fn caps_unknown<'i>(
+    inputs: impl IntoIterator<Item = &'i InputDevice>,
+    kinds: &[&str],
+) -> Vec<String> {
+    inputs
+        .into_iter()
+        .flat_map(|i| {
+            kinds.iter().filter_map(|k| match i.capabilities.get(*k) {
+                Some(f @ Fact::Unknown { .. }) => Some(why(f)),
+                _ => None,
+            })
+        })
+        .collect()
+}
+
+/// The input devices whose ids cannot be read (any of them may be the base's), as
+/// evidence.
+fn ids_unknown(inputs: &[InputDevice]) -> Vec<String> {
+    inputs
+        .iter()
+        .filter(|i| matches!(i.id, Fact::Unknown { .. }))
+        .map(|i| why(&i.id))
+        .collect()
+}
+
+/// Why it cannot be told that the base keyboard has no input device with the
+/// capabilities `kinds`: ids or capabilities that cannot be read.
+fn base_unknown(c: &Ctx, inputs: &[InputDevice], kinds: &[&str]) -> Vec<String> {
+    let mut u = ids_unknown(inputs);
+    u.extend(caps_unknown(base_inputs(c, inputs), kinds));
+    u
+}
+
 fn base_inputs<'a>(c: &Ctx<'a>, inputs: &'a [InputDevice]) -> Vec<&'a InputDevice> {
     let ip = &c.profile.input;
     inputs
@@ -224,7 +259,7 @@ fn keyboard(c: &Ctx) -> Outcome {
             "{}: not found (the kernel registered no USB bus)",
             slash(path.trim_end_matches("/devices"))
         ));
-        let cause = match c.find_dev("pci", |d| d.pci_id() == Some(c.profile.input.xhci)) {
+        let cause = match c.pci_id(c.profile.input.xhci) {
             Look::Missing(m) => format!(
                 "The USB controller (PCI 8086:9d2f, 00:14.0) is not found either ({m}): the cause cannot be told from here; `lspci -nn` and `journalctl -k -b | grep -i xhci` would tell."
             ),
@@ -241,11 +276,13 @@ fn keyboard(c: &Ctx) -> Outcome {
             &cause,
         ));
     }
-    let usb = c.find_dev("usb", |d| {
-        d.usb_id() == Some((ip.usb_vendor, ip.keyboard_product))
-    });
+    let usb = c.usb_id((ip.usb_vendor, ip.keyboard_product));
     match usb {
-        Look::Unknown(u) => Outcome::unknown("cannot list USB devices").evidence(u),
+        Look::Unknown(u) => Outcome::unknown(format!(
+            "cannot tell whether the base keyboard (USB {:04x}:{:04x}) is on the USB bus",
+            ip.usb_vendor, ip.keyboard_product
+        ))
+        .evidence(u),
         Look::Missing(m) => {
             let o = Outcome::failed("the base keyboard (USB 045e:0922) is not on the USB bus")
                 .evidence(format!("{m}: no 045e:0922"));
@@ -267,6 +304,13 @@ fn keyboard(c: &Ctx) -> Outcome {
                 Some(i) => Outcome::ok(format!("{} on USB {}", name(i), d.name))
                     .evidence(ev(i))
                     .evidence_all(keyboard_log(c)),
+                None if !base_unknown(c, inputs, &["ev", "key"]).is_empty() => {
+                    Outcome::unknown(format!(
+                        "the base keyboard is on USB ({}); whether it has a keyboard input device cannot be read",
+                        d.name
+                    ))
+                    .evidence_all(base_unknown(c, inputs, &["ev", "key"]))
+                }
                 None => Outcome::failed(format!(
                     "the base keyboard is on USB ({}) but has no keyboard input device",
                     d.name
@@ -298,6 +342,10 @@ fn touchpad(c: &Ctx) -> Outcome {
     });
     match tp {
         Some(i) => Outcome::ok(format!("{} present", name(i))).evidence(ev(i)),
+        None if !base_unknown(c, inputs, &["ev", "key", "abs", "rel"]).is_empty() => {
+            Outcome::unknown("whether the base keyboard has a touchpad input device cannot be read")
+                .evidence_all(base_unknown(c, inputs, &["ev", "key", "abs", "rel"]))
+        }
         None => {
             let o = Outcome::degraded("the keyboard works but there is no touchpad input device")
                 .evidence("/sys/class/input: no 045e:0922 device with pointer capabilities")
@@ -395,6 +443,12 @@ fn buttons(c: &Ctx) -> Outcome {
     } else if missing.is_empty() {
         Outcome::ok("power, volume up and volume down buttons present")
             .evidence_all(keys.iter().map(|i| ev(i)))
+    } else if !caps_unknown(keys.iter().copied(), &["key"]).is_empty() {
+        Outcome::unknown(format!(
+            "whether the gpio-keys devices report {} cannot be read",
+            missing.join(", ")
+        ))
+        .evidence_all(caps_unknown(keys.iter().copied(), &["key"]))
     } else {
         Outcome::degraded(format!("button(s) missing: {}", missing.join(", ")))
             .evidence_all(keys.iter().map(|i| ev(i)))
@@ -422,6 +476,11 @@ fn lid(c: &Ctx) -> Outcome {
         Some(i) => Outcome::ok(format!("{} reports SW_LID", name(i)))
             .evidence(ev(i))
             .evidence_all(log),
+        None if !caps_unknown(inputs, &["ev", "sw"]).is_empty() => Outcome::unknown(
+            "whether an input device reports the lid switch (SW_LID) cannot be read",
+        )
+        .evidence_all(caps_unknown(inputs, &["ev", "sw"]))
+        .evidence_all(log),
         None => {
             let acpi = c.by_hid("acpi", c.profile.input.lid_hid);
             let o = Outcome::failed("no input device reports the lid switch (SW_LID)")
@@ -458,6 +517,10 @@ fn tablet_mode(c: &Ctx) -> Outcome {
         .find(|i| has(i, "ev", EV_SW) && has(i, "sw", SW_TABLET_MODE))
     {
         Some(i) => Outcome::ok(format!("{} reports SW_TABLET_MODE", name(i))).evidence(ev(i)),
+        None if !caps_unknown(inputs, &["ev", "sw"]).is_empty() => Outcome::unknown(
+            "whether an input device reports the tablet-mode switch cannot be read",
+        )
+        .evidence_all(caps_unknown(inputs, &["ev", "sw"])),
         None => {
             let d = &c.profile.detach;
             let dtx = c.by_hid("platform", d.dtx_hid);

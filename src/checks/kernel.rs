@@ -128,7 +128,7 @@ fn patches(c: &Ctx) -> Outcome {
     match c.surface_patches() {
         (Some(true), ev) => Outcome::ok("linux-surface patches detected").evidence_all(ev),
         (Some(false), ev) => Outcome::failed(
-            "stock kernel: no linux-surface patches (no IPTS touch driver, no camera and Wi-Fi fixes)",
+            "stock kernel: no linux-surface patches, so no IPTS touch and pen driver",
         )
         .evidence_all(ev),
         (None, ev) => Outcome::unknown(

@@ -30,7 +30,7 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             title: "Platform profile",
             verifies: "The platform-profile client (01:03:01:00:01) is bound to surface_platform_profile and /sys/firmware/acpi/platform_profile answers.",
             rationale: "Power daemons switch between low-power and performance modes through it.",
-            fix: "If the kernel lacks CONFIG_SURFACE_c.profile.platform.profile_core use one that has it; if it is a module, load `surface_platform_profile`.",
+            fix: "If the kernel lacks CONFIG_SURFACE_PLATFORM_PROFILE, use one that has it; if it is a module, load `surface_platform_profile`.",
             requires: &["platform.hub"],
             basis: &[fact(
                 Tag::Verified,
@@ -74,6 +74,12 @@ fn profile(c: &Ctx) -> Outcome {
                 .unwrap_or_default()
         ))
         .evidence("/sys/firmware/acpi/platform_profile")
+        .evidence_all(bound.evidence),
+        // There but unreadable (permissions, a hung read): no evidence either way.
+        f @ Fact::Unknown { .. } => Outcome::unknown(
+            "surface_platform_profile is bound but /sys/firmware/acpi/platform_profile cannot be read",
+        )
+        .evidence(why(f))
         .evidence_all(bound.evidence),
         f => {
             let o = Outcome::failed("surface_platform_profile is bound but /sys/firmware/acpi/platform_profile does not answer")

@@ -287,10 +287,22 @@ fn legacy_ipts(c: &Ctx, ev: Vec<String>) -> Outcome {
             t.iptsd_legacy_unit
         ));
     }
+    if !current_unit && !legacy_unit {
+        return Outcome::failed(
+            "the kernel has the pre-2023 MISC_IPTS driver (/dev/ipts) and no iptsd is installed: touch data is never turned into input events",
+        )
+        .evidence_all(ev)
+        .evidence(format!(
+            "{} and {} not found in the systemd unit directories",
+            t.iptsd_unit, t.iptsd_legacy_unit
+        ))
+        .hint("Install iptsd <= 0.5.1 for this kernel, or better, a current linux-surface kernel (HID_IPTS) with current iptsd.");
+    }
     Outcome::failed(
-        "the kernel has the pre-2023 MISC_IPTS driver (/dev/ipts), not HID_IPTS: current iptsd cannot use it",
+        "the kernel has the pre-2023 MISC_IPTS driver (/dev/ipts), not HID_IPTS: the installed current iptsd cannot use it",
     )
     .evidence_all(ev)
+    .evidence(format!("{} installed", t.iptsd_unit))
     .hint("Kernel and iptsd generations do not match: update to a current linux-surface kernel (HID_IPTS), or use iptsd <= 0.5.1 with this kernel.")
 }
 
@@ -337,9 +349,16 @@ fn hid(c: &Ctx) -> Outcome {
             .evidence_all(nodes)
             .evidence_all(working);
         }
+        if !c.live() && !nodes.is_empty() {
+            // A copy keeps the names even as plain files: the driver made them.
+            return Outcome::ok(format!("{} listed (pre-2023 driver)", nodes.join(", ")))
+                .evidence_all(nodes);
+        }
         if !c.live() {
-            return Outcome::ok(format!(
-                "the pre-2023 driver is bound (a captured tree: /{} is not judged)",
+            // A captured tree without them: its /dev is not judged, and nothing else
+            // shows whether the pre-2023 driver made its device.
+            return Outcome::unknown(format!(
+                "whether the pre-2023 driver made its device cannot be told in a captured tree (/{} is not judged)",
                 t.legacy_dev_dir
             ))
             .evidence_all(nodes);
@@ -436,9 +455,15 @@ fn iptsd(c: &Ctx) -> Outcome {
     let installed = !files(t.iptsd_unit).is_empty();
     let legacy_files = files(t.iptsd_legacy_unit);
     let rule = s.udev_rules.iter().find(|r| r.contains("iptsd"));
-    let mut o = match (&s.processes, &s.running_units) {
-        (Fact::Unknown { .. }, Fact::Unknown { .. }) => {
-            return Outcome::unknown("cannot see running processes or services")
+    // Whether iptsd runs can be told only from processes or cgroups (a captured tree
+    // may have neither); what is installed is told from files either way.
+    let blind = matches!(
+        (&s.processes, &s.running_units),
+        (p, u) if p.ok().is_none() && u.ok().is_none()
+    );
+    let mut o = match () {
+        _ if blind && (installed || (legacy_kernel && !legacy_files.is_empty())) && (rule.is_some() || !installed) => {
+            return Outcome::unknown("iptsd is installed; whether it runs cannot be seen")
                 .evidence(why(&s.processes))
                 .evidence(why(&s.running_units));
         }

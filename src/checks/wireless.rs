@@ -126,7 +126,7 @@ fn wifi_firmware(c: &Ctx) -> Outcome {
 fn bluetooth(c: &Ctx) -> Outcome {
     let (v, p) = c.profile.wireless.bt_usb;
     let bt = &c.profile.wireless.bt;
-    let dev = c.find_dev("usb", |d| d.usb_id() == Some((v, p)));
+    let dev = c.usb_id((v, p));
     let d = match dev {
         Look::Found(d) => d,
         Look::Missing(m) => {
@@ -142,7 +142,12 @@ fn bluetooth(c: &Ctx) -> Outcome {
                     .notice("the Wi-Fi firmware failed to load in this boot; real machines then show no Bluetooth function either (install the firmware, see wireless.wifi-firmware)")
             };
         }
-        Look::Unknown(u) => return Outcome::unknown("cannot list USB devices").evidence(u),
+        Look::Unknown(u) => {
+            return Outcome::unknown(format!(
+                "cannot tell whether the Bluetooth function ({v:04x}:{p:04x}) is on USB"
+            ))
+            .evidence(u);
+        }
     };
     let prefix = format!("{}:", d.name);
     let iface = c.find_dev("usb", |x| {

@@ -108,6 +108,12 @@ impl<'n> Parser<'n> {
                 kmsg_message(line).unwrap_or(line)
             }
             Format::Journal => {
+                // `-- Boot <id> --` (and `-- Reboot --`) separates boots in journal
+                // output without `-b`: only the last boot is this one.
+                if line.starts_with("-- Boot ") || line.starts_with("-- Reboot") {
+                    self.new_boot();
+                    return;
+                }
                 if line.starts_with("-- ") {
                     return;
                 }
@@ -124,10 +130,15 @@ impl<'n> Parser<'n> {
         if msg.is_empty() {
             return;
         }
-        self.total += 1;
+        // A second kernel banner starts another boot (a file spanning boots): what
+        // an earlier boot logged proves nothing about the last one.
         if msg.starts_with("Linux version ") {
+            if self.total > 0 {
+                self.new_boot();
+            }
             self.from_boot = true;
         }
+        self.total += 1;
         if !self.needles.iter().any(|n| matches(msg, n)) {
             return;
         }
@@ -136,6 +147,14 @@ impl<'n> Parser<'n> {
             return;
         }
         self.lines.push(cap_len(msg, MAX_LINE).to_string());
+    }
+
+    /// Forgets what earlier boots logged.
+    fn new_boot(&mut self) {
+        self.lines.clear();
+        self.total = 0;
+        self.capped = false;
+        self.from_boot = false;
     }
 
     /// The log. `complete` is false when the source was cut short (a size cap).
@@ -539,6 +558,39 @@ mod tests {
 
     fn parse(text: &str) -> KernelLog {
         parse_text(text, crate::profiles::SURFACE_BOOK_2.log_needles, "t", true)
+    }
+
+    #[test]
+    fn only_the_last_boot_of_a_file_spanning_boots_counts() {
+        let two = "\
+[    0.000000] Linux version 6.1.0 (old boot)
+[    3.889013] surface_serial_hub serial0-0: SAM firmware version: 182.1004.139
+[    0.000000] Linux version 6.19.8 (this boot)
+[    2.100000] ipu3-cio2 0000:00:14.3: Connected 1 cameras
+";
+        let l = parse(two);
+        assert_eq!(
+            l.lines,
+            vec![
+                "Linux version 6.19.8 (this boot)",
+                "ipu3-cio2 0000:00:14.3: Connected 1 cameras"
+            ]
+        );
+        assert_eq!(l.total, 2);
+        assert!(l.from_boot);
+        let journal = "\
+-- Boot 1111 --
+Jan 01 00:00:03 host kernel: surface_serial_hub serial0-0: SAM firmware version: 182.1004.139
+-- Boot 2222 --
+Jan 02 00:00:02 host kernel: ipu3-cio2 0000:00:14.3: Connected 3 cameras
+";
+        let l = parse_text(
+            journal,
+            crate::profiles::SURFACE_BOOK_2.log_needles,
+            "j",
+            true,
+        );
+        assert_eq!(l.lines, vec!["ipu3-cio2 0000:00:14.3: Connected 3 cameras"]);
     }
 
     #[test]

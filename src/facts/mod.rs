@@ -9,6 +9,7 @@
 pub mod devices;
 pub mod dtx;
 pub mod firmware;
+pub mod identity;
 pub mod input;
 pub mod kernel;
 pub mod kmsg;
@@ -21,6 +22,7 @@ pub mod services;
 pub mod video;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
@@ -258,6 +260,11 @@ pub struct BusDevice {
     pub attrs: BTreeMap<String, String>,
     /// Child nodes of interest (`hidraw` names of a HID device).
     pub children: Vec<String>,
+    /// What exists but could not be read, with the reason: an attribute of
+    /// [`attrs`](Self::attrs) by name, `driver` (the link), `hidraw` (the children).
+    /// A lookup by such an attribute cannot rule this device out.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unreadable: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -433,9 +440,7 @@ impl Facts {
 
 /// Collects every fact from `root`, under the read watchdog.
 pub fn collect(root: &Root, profile: &'static Profile) -> Result<Facts, RootError> {
-    let mut facts = root.run_watched(move |r| collect_unwatched(r, profile))?;
-    facts.hung_paths = root.hung_paths();
-    Ok(facts)
+    collect_with_log(root, profile, None)
 }
 
 /// [`collect`] with the kernel log given (`--dmesg FILE`) instead of read from the
@@ -445,8 +450,30 @@ pub fn collect_with_log(
     profile: &'static Profile,
     kernel_log: Option<Fact<KernelLog>>,
 ) -> Result<Facts, RootError> {
+    tracing::debug!(
+        root = %root.base().display(),
+        live = root.is_live(),
+        "collecting facts"
+    );
+    let start = Instant::now();
     let mut facts = root.run_watched(move |r| collect_from(r, profile, kernel_log.as_ref()))?;
     facts.hung_paths = root.hung_paths();
+    let spent = root.spent();
+    if !facts.hung_paths.is_empty() {
+        tracing::warn!(
+            hung = %facts.hung_paths.join(", "),
+            abandoned_workers = spent.abandoned,
+            "reads hung and were cut off"
+        );
+    }
+    tracing::debug!(
+        ms = start.elapsed().as_millis() as u64,
+        bytes = spent.bytes,
+        entries = spent.entries,
+        abandoned_workers = spent.abandoned,
+        deadline_passed = spent.deadline_passed,
+        "facts collected"
+    );
     Ok(facts)
 }
 
@@ -455,15 +482,65 @@ pub fn collect_unwatched(root: &Root, profile: &Profile) -> Facts {
     collect_from(root, profile, None)
 }
 
+/// Runs one collector; at debug level logs its time, what it read, and each fact it
+/// could not establish (path and reason), for a person debugging a verdict.
+fn timed<T: Serialize>(root: &Root, name: &str, f: impl FnOnce() -> T) -> T {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return f();
+    }
+    let (start, before) = (Instant::now(), root.spent());
+    let v = f();
+    let after = root.spent();
+    let mut failed = Vec::new();
+    if let Ok(j) = serde_json::to_value(&v) {
+        unknowns(&j, &mut failed);
+    }
+    tracing::debug!(
+        collector = name,
+        us = start.elapsed().as_micros() as u64,
+        bytes = after.bytes.saturating_sub(before.bytes),
+        entries = after.entries.saturating_sub(before.entries),
+        unknown = failed.len(),
+        "collector done"
+    );
+    for (path, reason) in failed.iter().take(32) {
+        tracing::debug!(collector = name, path = %path, reason = %reason, "fact unknown");
+    }
+    v
+}
+
+/// The `{"unknown": {"path", "reason"}}` facts in a serialized value.
+fn unknowns(v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            if m.len() == 1
+                && let Some(serde_json::Value::Object(u)) = m.get("unknown")
+                && let (Some(p), Some(r)) = (u.get("path"), u.get("reason"))
+            {
+                out.push((
+                    p.as_str().unwrap_or_default().to_string(),
+                    r.as_str().unwrap_or_default().to_string(),
+                ));
+                return;
+            }
+            m.values().for_each(|x| unknowns(x, out));
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| unknowns(x, out)),
+        _ => {}
+    }
+}
+
 /// [`collect_unwatched`], with the kernel log given or read from the root.
 fn collect_from(root: &Root, profile: &Profile, kernel_log: Option<&Fact<KernelLog>>) -> Facts {
-    let os = kernel::os(root);
-    let kernel = kernel::kernel(root);
+    let os = timed(root, "os", || kernel::os(root));
+    let kernel = timed(root, "kernel", || kernel::kernel(root));
     let release = kernel.release.ok().cloned();
-    let nixos = nixos::collect(root, os.is_nixos);
-    let (buses, drivers) = devices::collect(root);
-    let config = kernel::config(root, release.as_deref());
-    let module_tree = modules::tree(root, release.as_deref(), profile);
+    let nixos = timed(root, "nixos", || nixos::collect(root, os.is_nixos));
+    let (buses, drivers) = timed(root, "devices", || devices::collect(root));
+    let config = timed(root, "config", || kernel::config(root, release.as_deref()));
+    let module_tree = timed(root, "module_tree", || {
+        modules::tree(root, release.as_deref(), profile)
+    });
     Facts {
         facts_version: FACTS_VERSION,
         source: Source {
@@ -472,27 +549,32 @@ fn collect_from(root: &Root, profile: &Profile, kernel_log: Option<&Fact<KernelL
             redacted: false,
             live: root.is_live(),
         },
-        dmi: kernel::dmi(root),
+        dmi: timed(root, "dmi", || kernel::dmi(root)),
         os,
         kernel,
         config,
-        modules: modules::loaded(root),
+        modules: timed(root, "modules", || modules::loaded(root)),
         module_tree,
         buses,
         drivers,
-        inputs: input::collect(root),
-        video: video::video(root),
-        net: devices::net(root),
-        media: video::media(root),
-        power: power::collect(root),
-        dtx: dtx::collect(root),
-        platform_profile: power::platform_profile(root),
-        firmware: firmware::collect(root, release.as_deref(), profile),
-        services: services::collect(root, profile),
+        inputs: timed(root, "inputs", || input::collect(root)),
+        video: timed(root, "video", || video::video(root)),
+        net: timed(root, "net", || devices::net(root)),
+        media: timed(root, "media", || video::media(root)),
+        power: timed(root, "power", || power::collect(root)),
+        dtx: timed(root, "dtx", || dtx::collect(root)),
+        platform_profile: timed(root, "platform_profile", || power::platform_profile(root)),
+        firmware: timed(root, "firmware", || {
+            firmware::collect(root, release.as_deref(), profile)
+        }),
+        services: timed(root, "services", || services::collect(root, profile)),
         nixos,
-        kernel_log: kernel_log
-            .cloned()
-            .unwrap_or_else(|| kmsg::collect(root, profile.log_needles)),
+        kernel_log: match kernel_log {
+            Some(l) => l.clone(),
+            None => timed(root, "kernel_log", || {
+                kmsg::collect(root, profile.log_needles)
+            }),
+        },
         hung_paths: Vec::new(),
     }
 }
@@ -523,15 +605,17 @@ pub(crate) fn parsed<T, E: std::fmt::Display>(
     }
 }
 
-/// [`parsed`] for one of the few large files (kernel config, module indexes).
-pub(crate) fn parsed_large<T, E: std::fmt::Display>(
+/// One of the few large files (kernel config, module indexes), parsed as a stream
+/// (capped at [`crate::root::Limits::max_large_file`]): a failed or cut-off read is
+/// [`Fact::from_read`], a failed parse [`Fact::Unknown`] with the parser's reason.
+pub(crate) fn streamed<T, E: std::fmt::Display>(
     root: &Root,
     path: &str,
-    parse: impl FnOnce(&str) -> Result<T, E>,
+    parse: impl FnOnce(&mut dyn std::io::BufRead) -> Result<T, E>,
 ) -> Fact<T> {
-    match root.read_large(path) {
-        Ok(b) => parse(&String::from_utf8_lossy(&b))
-            .map_or_else(|e| Fact::unparseable(path, e), Fact::Ok),
+    match root.read_stream(path, root.limits().max_large_file, parse) {
+        Ok(Ok(v)) => Fact::Ok(v),
+        Ok(Err(e)) => Fact::unparseable(path, e),
         Err(e) => Fact::from_read(path, Err(e)),
     }
 }

@@ -100,9 +100,17 @@ fn processes(root: &Root, wanted: &[&str]) -> Fact<BTreeMap<String, u32>> {
             reason: format!("more than {MAX_PROCS} processes"),
         };
     }
+    // A /proc without a single process is not a process table (a copied tree keeps
+    // the directory, not the processes): it shows nothing either way.
+    if pids.is_empty() {
+        return Fact::Unknown {
+            path: "/proc".into(),
+            reason: "no processes listed (not a live /proc)".into(),
+        };
+    }
     // With `hidepid`, other users' processes (PID 1 among them) are invisible: a
     // daemon that is not listed may still run.
-    if !pids.is_empty() && !pids.iter().any(|p| p == "1") {
+    if !pids.iter().any(|p| p == "1") {
         return Fact::Unknown {
             path: "/proc".into(),
             reason: "PID 1 is not visible (proc mounted with hidepid?)".into(),

@@ -56,8 +56,12 @@ pub static SURFACE_BOOK_2: Profile = Profile {
         "soc_button",
         "dtx",
         "DTX",
-        "mwifiex",
+        // Only the Wi-Fi firmware lines: other mwifiex lines can carry network names
+        // (`associate to '<SSID>'`).
+        "WLAN FW is active",
+        "FW download over",
         "pcie8897",
+        "0000:02:00.0",
         "Direct firmware load",
         "quirk do_flr_on_bridge",
         "QUIESCE_IO",

@@ -2,8 +2,10 @@
 
 #![allow(dead_code)]
 
+pub mod hints;
 pub mod sb2;
 pub mod tree;
+pub mod verdict;
 
 use std::path::Path;
 use std::process::Command;
@@ -14,7 +16,12 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_surface-check");
 
 /// Runs `surface-check` with `args`; returns (exit code, stdout, stderr).
 pub fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN)
+    run_with(Path::new(BIN), args)
+}
+
+/// Runs the binary `bin` with `args`; returns (exit code, stdout, stderr).
+pub fn run_with(bin: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin)
         .args(args)
         .env("NO_COLOR", "1")
         .output()
@@ -28,16 +35,8 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
 
 /// `status --local --root DIR --json`: (exit code, report).
 pub fn status(root: &Path) -> (i32, Value) {
-    let (code, out, err) = run(&[
-        "status",
-        "--local",
-        "--root",
-        root.to_str().unwrap(),
-        "--json",
-    ]);
-    let v: Value = serde_json::from_str(&out)
-        .unwrap_or_else(|e| panic!("status printed no JSON ({e}); stderr: {err}\nstdout: {out}"));
-    (code, v)
+    let v = verdict::run(Path::new(BIN), root, &[]);
+    (v.code, v.report)
 }
 
 pub fn subsystem<'a>(r: &'a Value, id: &str) -> &'a Value {

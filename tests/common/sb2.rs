@@ -658,6 +658,28 @@ impl Sb2 {
                 &[("name", &format!("{hid}:00"))],
             );
         }
+        // Each sensor's subdevice node, which CIO2 registers once its notifier has the
+        // sensors (named "<driver> <bus>-<address>", docs/hardware.md §6).
+        for (n, (hid, bus, name)) in [
+            ("INT33BE", 2, "ov5693 2-0036"),
+            ("INT347A", 3, "ov8865 3-0010"),
+            ("INT347E", 3, "ov7251 3-0060"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let ctl = if bus == 2 {
+                "0000:00:15.2"
+            } else {
+                "0000:00:15.3"
+            };
+            t.video(
+                &format!("v4l-subdev{n}"),
+                &format!("sys/devices/{PCI}/{ctl}/i2c_designware.{bus}/i2c-{bus}/i2c-{hid}:00"),
+                name,
+                128 + n as u64,
+            );
+        }
         let cio2 = format!("sys/devices/{PCI}/0000:00:14.3");
         let imgu = format!("sys/devices/{PCI}/0000:00:05.0");
         t.media("media0", &cio2, "Intel IPU3 CIO2", 0);

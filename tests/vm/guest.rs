@@ -6,7 +6,7 @@
 //!   postinst would (the package ships no modules.dep or modules.alias). It is cached
 //!   under `target/vm/<package>/`, as is busybox from `busybox-static`.
 //! - The initramfs (cpio newc, gzip) is rebuilt on every run, since it carries the
-//!   release-built `surface-check` and `vm-uinput` (examples/vm-uinput.rs) with the
+//!   `surface-check` and `vm-uinput` (examples/vm-uinput.rs) the tests built, stripped, with the
 //!   libraries `ldd` lists, busybox, `tests/vm/init.sh` as `/init`, the kernel's
 //!   `/boot/config-<release>`, its complete `modules.*` index files, the module files
 //!   the guest loads plus those of the profile's modules the kernel has, and under
@@ -144,14 +144,15 @@ fn run(cmd: &mut Command) -> Result<std::process::Output> {
     Ok(out)
 }
 
-/// Builds `surface-check` and the `vm-uinput` example in release; returns their paths.
+/// Builds `surface-check` and the `vm-uinput` example with the test profile's
+/// settings (`cargo test` has built them already, so this costs nothing; a release
+/// build would compile every dependency again); returns their paths.
 pub fn build_binaries() -> Result<(PathBuf, PathBuf)> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = run(Command::new(cargo)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
             "build",
-            "--release",
             "--bin",
             "surface-check",
             "--example",
@@ -179,11 +180,11 @@ pub fn build_binaries() -> Result<(PathBuf, PathBuf)> {
     }
     match (bin, example) {
         (Some(b), Some(e)) => Ok((b, e)),
-        _ => Err("cargo build --release reported no surface-check or vm-uinput executable".into()),
+        _ => Err("cargo build reported no surface-check or vm-uinput executable".into()),
     }
 }
 
-/// `target/vm`, next to the release directory of `bin`.
+/// `target/vm`, next to the profile directory of `bin`.
 pub fn vm_dir(bin: &Path) -> Result<PathBuf> {
     let target = bin
         .parent()
@@ -672,6 +673,21 @@ impl CacheLock {
     }
 }
 
+/// A copy of `exe` in `dir` without debug information (binutils' `strip`).
+fn stripped(exe: &Path, dir: &Path) -> Result<PathBuf> {
+    let name = exe
+        .file_name()
+        .ok_or_else(|| format!("{}: no file name", exe.display()))?;
+    let out = dir.join(name);
+    run(Command::new("strip")
+        .arg("--strip-debug")
+        .arg("-o")
+        .arg(&out)
+        .arg(exe))
+    .map_err(|e| format!("{e}\n(strip comes with binutils)"))?;
+    Ok(out)
+}
+
 /// Prepares the guest and boots it once. The console is also written to
 /// `target/vm/console.log` (the last run's).
 pub fn boot() -> Result<Boot> {
@@ -682,8 +698,10 @@ pub fn boot() -> Result<Boot> {
     let kernel = kernel(&vm)?;
     let busybox = busybox(&vm)?;
     drop(lock);
-    let initrd = initramfs(&kernel, &busybox, &bin, &uinput)?;
+    // Without debug info the guest's archive is a sixth of the size.
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (bin, uinput) = (stripped(&bin, tmp.path())?, stripped(&uinput, tmp.path())?);
+    let initrd = initramfs(&kernel, &busybox, &bin, &uinput)?;
     let initrd_path = tmp.path().join("initramfs.cpio.gz");
     std::fs::write(&initrd_path, &initrd.archive).map_err(|e| e.to_string())?;
     let prepare_time = t0.elapsed();

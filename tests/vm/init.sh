@@ -89,9 +89,9 @@ round() {
         /dev/swradio* /dev/v4l-touch* /dev/media* /dev/hidraw* > /tmp/nodes 2>/dev/null
     section "nodes$1" /tmp/nodes
 
-    /bin/surface-check capture > /tmp/capture.json 2> /tmp/capture.err
+    /bin/surface-check capture --deadline 300000 > /tmp/capture.json 2> /tmp/capture.err
     echo "@@VM capture$1 rc=$?"
-    /bin/surface-check status --local --json > /tmp/status.json 2> /tmp/status.err
+    /bin/surface-check status --local --deadline 300000 --json > /tmp/status.json 2> /tmp/status.err
     echo "@@VM status$1 rc=$?"
     for f in capture.json capture.err status.json status.err; do
         section "${f%%.*}$1.${f#*.}" "/tmp/$f"
