@@ -224,7 +224,7 @@ fn keyboard_log(c: &Ctx) -> Vec<String> {
 /// A hint that names only the options of `opts` this kernel's config shows unset,
 /// or says that the config cannot tell.
 fn options_hint(c: &Ctx, opts: &[&str], otherwise: &str) -> String {
-    if c.config(opts[0]).is_none() {
+    if c.facts.config.ok().is_none() {
         return format!(
             "This kernel's config cannot be read; it needs CONFIG_{}. {otherwise}",
             opts.join(", CONFIG_")
