@@ -166,6 +166,44 @@ fn dmi_that_contradicts_the_devices_is_unknown_never_absent() {
 }
 
 #[test]
+fn a_machine_without_smbios_or_any_model_device_is_not_a_surface_book_2() {
+    // A virtual machine without SMBIOS: no DMI identity file exists and none of the
+    // model's devices either. Every Surface Book 2 firmware has SMBIOS: "other".
+    let t = Tree::new();
+    t.kernel(
+        "6.1.0-18-amd64",
+        "(debian-kernel@lists.debian.org)",
+        "quiet",
+    );
+    let v = verdict(&t);
+    v.exit(0);
+    assert_eq!(v.machine("model"), "other");
+    assert_eq!(v.report["overall"], "absent");
+}
+
+#[test]
+fn an_unknown_identity_offers_no_fix_it_cannot_know() {
+    // Unreadable DMI text and no model device: unknown, with the reason, and no
+    // subsystem's generic fix as if the hardware had been judged.
+    let t = Tree::new();
+    t.kernel(
+        "6.1.0-18-amd64",
+        "(debian-kernel@lists.debian.org)",
+        "quiet",
+    );
+    t.file("sys/class/dmi/id/product_name", b"\xff\xfe\x01\n");
+    let v = verdict(&t);
+    assert_eq!(v.machine("model"), "unknown");
+    for id in SUBSYSTEMS {
+        let sub = v.subsystem(id);
+        assert_eq!(s(&sub["status"]), "unknown", "{id}");
+        for c in sub["checks"].as_array().unwrap() {
+            assert!(c["hint"].is_null(), "{}: {}", c["id"], c["hint"]);
+        }
+    }
+}
+
+#[test]
 fn garbage_in_product_name_does_not_hide_the_machine() {
     let t = healthy(Size::In15, Distro::DebianSurface);
     t.file(

@@ -204,6 +204,27 @@ impl<'a> Ctx<'a> {
             .collect::<Vec<_>>()
         };
         if yes.is_empty() {
+            // No DMI identity at all (a virtual machine without SMBIOS, a board without
+            // it) and none of the model's devices: not this model. Every Surface Book 2
+            // firmware has SMBIOS, so only files that exist and cannot be read leave
+            // the question open.
+            let all_absent = [
+                &dmi.sys_vendor,
+                &dmi.product_name,
+                &dmi.board_name,
+                &dmi.product_sku,
+            ]
+            .iter()
+            .all(|f| matches!(f, Fact::Absent { .. }));
+            if no.is_empty() && all_absent {
+                return MachineId {
+                    identity: Identity::Other,
+                    model: "other",
+                    source: "dmi",
+                    evidence: "/sys/class/dmi/id: no identity; none of the model's devices".into(),
+                    variant: None,
+                };
+            }
             if no.is_empty() {
                 let mut ev = unreadable();
                 ev.insert(0, "no DMI or device evidence of any model".into());

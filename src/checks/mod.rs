@@ -208,8 +208,11 @@ pub fn diagnose(facts: &Facts, profile: &Profile, source: &str) -> Report {
         for check in sub.checks {
             let outcome = run_one(check, &ctx, &results);
             let hint = match outcome.status {
-                Status::Ok | Status::Absent => outcome.hint,
-                _ => Some(outcome.hint.unwrap_or_else(|| check.fix.to_string())),
+                // An unknown verdict says what would tell; a generic fix would guess.
+                Status::Ok | Status::Absent | Status::Unknown => outcome.hint,
+                Status::Failed | Status::Degraded => {
+                    Some(outcome.hint.unwrap_or_else(|| check.fix.to_string()))
+                }
             };
             let hint = if outcome.summary.starts_with("not checked:") {
                 None

@@ -149,7 +149,9 @@ pub fn human(r: &Report, color: bool, verbose: bool) -> String {
             visible(&s.id),
             visible(&s.summary),
         );
+        // With the machine itself unknown, the header already says why, once.
         if (s.status.is_problem() || s.status == Status::Unknown)
+            && m.model != "unknown"
             && let Some(c) = s
                 .decided_by
                 .as_ref()
