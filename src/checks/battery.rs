@@ -324,15 +324,7 @@ fn base(c: &Ctx) -> Outcome {
     let o = battery(c, name, "the base battery");
     // BAT2 gone or not present while the base state cannot be told: a detached base
     // (context, absent) and a lost battery look the same.
-    let not_there = match c.power_supply(name) {
-        Look::Missing(_) => true,
-        Look::Found(ps) => ps
-            .props
-            .ok()
-            .and_then(|p| p.get("present"))
-            .is_some_and(|v| v == "0"),
-        Look::Unknown(_) => false,
-    };
+    let not_there = c.battery_gone(name);
     if not_there && c.base.0 == Base::Unknown {
         return Outcome::unknown(format!(
             "{name} is not there, and whether the base is attached cannot be told"

@@ -737,6 +737,11 @@ fn sensors(c: &Ctx) -> Outcome {
     // the sensors' subdevice nodes (`v4l-subdevN`, parent: the I2C client) once its
     // notifier has what it needs; on kernels whose notifier waits for every sensor
     // a single failed probe leaves none, and no camera works (F7).
+    let bound_roles = match (front, rear) {
+        (true, true) => "front and rear sensors",
+        (true, false) => "the front sensor",
+        _ => "the rear sensor",
+    };
     let mut usable_ev: Vec<String> = Vec::new();
     if front || rear {
         let subdevs = match &c.facts.video {
@@ -756,14 +761,7 @@ fn sensors(c: &Ctx) -> Outcome {
             None => {
                 return merged(Outcome::unknown(format!(
                     "{} bound, but whether they are usable cannot be told: {}",
-                    if front && rear {
-                        "front and rear sensors"
-                    } else if front {
-                        "the front sensor"
-                    } else {
-                        "the rear sensor"
-                    },
-                    first.summary
+                    bound_roles, first.summary
                 )))
                 .evidence(why(&c.facts.video));
             }
@@ -813,13 +811,7 @@ fn sensors(c: &Ctx) -> Outcome {
         }
         let mut o = merged(Outcome::ok(format!(
             "{} bound; the infrared sensor (face login only) is not",
-            if front && rear {
-                "front and rear sensors"
-            } else if front {
-                "the front sensor"
-            } else {
-                "the rear sensor"
-            }
+            bound_roles
         )))
         .evidence_all(usable_ev);
         o.notices.push(format!(

@@ -333,15 +333,7 @@ impl<'a> Ctx<'a> {
             return (Base::Unknown, format!("no base USB hubs seen, but {u}"));
         }
         let has_root_hubs = usb.iter().any(|d| d.name.starts_with("usb"));
-        let base_battery_gone = match self.power_supply(self.profile.battery.base) {
-            Look::Missing(_) => true,
-            Look::Found(ps) => ps
-                .props
-                .ok()
-                .and_then(|p| p.get("present"))
-                .is_some_and(|v| v == "0"),
-            Look::Unknown(_) => false,
-        };
+        let base_battery_gone = self.battery_gone(self.profile.battery.base);
         if has_root_hubs && base_battery_gone {
             (
                 Base::Detached,
@@ -576,6 +568,20 @@ impl<'a> Ctx<'a> {
             ),
             Look::Missing(m) => Aggregator::NotFound(format!("{m}: no {}", d.ssam_serdev)),
             Look::Unknown(_) => Aggregator::Unknown,
+        }
+    }
+
+    /// Whether the power supply `name` is known not to be there: missing, or
+    /// reporting `present=0`. `false` when that cannot be told.
+    pub fn battery_gone(&self, name: &str) -> bool {
+        match self.power_supply(name) {
+            Look::Missing(_) => true,
+            Look::Found(ps) => ps
+                .props
+                .ok()
+                .and_then(|p| p.get("present"))
+                .is_some_and(|v| v == "0"),
+            Look::Unknown(_) => false,
         }
     }
 
