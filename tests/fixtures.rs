@@ -478,37 +478,7 @@ fn f4_legacy_kernel_without_the_ipts_module_and_with_dev_ipts() {
 
 #[test]
 fn f4_legacy_kernel_with_a_matching_old_iptsd_works_but_is_outdated() {
-    let t = legacy_ipts().build();
-    t.remove("usr/lib/systemd/system/iptsd@.service");
-    t.remove("usr/lib/udev/rules.d/50-iptsd.rules");
-    t.file(
-        "usr/lib/systemd/system/iptsd.service",
-        "[Service]\nExecStart=iptsd\n",
-    );
-    t.attr(
-        "sys/fs/cgroup/system.slice/iptsd.service/cgroup.procs",
-        "1234",
-    );
-    t.attr("proc/1234/comm", "iptsd");
-    let uinput = "sys/devices/virtual/misc/uinput";
-    t.input(
-        30,
-        uinput,
-        "IPTS Touch",
-        (0x06, 0x045e, 0x0020, 1),
-        &[("ev", "b")],
-        Some(30),
-        &[],
-    );
-    t.input(
-        31,
-        uinput,
-        "IPTS Stylus",
-        (0x06, 0x045e, 0x0020, 1),
-        &[("ev", "b")],
-        Some(31),
-        &[],
-    );
+    let t = sb2::legacy_ipts_working();
     let v = verdict(&t);
     // Touch and pen work: an older generation is advice, not a loss.
     v.exit(0).rest_ok(&[]);

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::sb2::{Distro, Sb2, Size};
+use common::sb2::{self, Distro, Sb2, Size};
 use common::tree::Tree;
 use common::verdict::{self, Verdict};
 
@@ -396,50 +396,10 @@ fn bat2_missing_with_the_base_detached_is_absent() {
 
 // ---- touch -------------------------------------------------------------------------
 
-/// The pre-2023 stack that works: MISC_IPTS kernel, /dev/ipts/0, iptsd 0.x running
-/// as iptsd.service with its "IPTS Touch"/"IPTS Stylus" devices (79D657BBD855,
-/// 5B3E4C5AAEC5: `Device 045E:0020 ready`, `input: IPTS Touch`, `input: IPTS Stylus`).
-fn legacy_working() -> Tree {
-    let mut m = Sb2::new(Size::In15, Distro::DebianSurface);
-    m.legacy_ipts = true;
-    let t = m.build();
-    t.remove("usr/lib/systemd/system/iptsd@.service");
-    t.remove("usr/lib/udev/rules.d/50-iptsd.rules");
-    t.file(
-        "usr/lib/systemd/system/iptsd.service",
-        "[Service]\nExecStart=iptsd\n",
-    );
-    t.attr(
-        "sys/fs/cgroup/system.slice/iptsd.service/cgroup.procs",
-        "1234",
-    );
-    t.attr("proc/1234/comm", "iptsd");
-    let uinput = "sys/devices/virtual/misc/uinput";
-    t.input(
-        30,
-        uinput,
-        "IPTS Touch",
-        (0x06, 0x045e, 0x0020, 1),
-        &[("ev", "b")],
-        Some(30),
-        &[],
-    );
-    t.input(
-        31,
-        uinput,
-        "IPTS Stylus",
-        (0x06, 0x045e, 0x0020, 1),
-        &[("ev", "b")],
-        Some(31),
-        &[],
-    );
-    t
-}
-
 #[test]
 fn the_working_pre_2023_ipts_stack_is_ok_with_a_notice() {
     // Was: `touch degraded` and exit 1 although touch and pen worked.
-    let t = legacy_working();
+    let t = sb2::legacy_ipts_working();
     let v = verdict(&t);
     v.exit(0).sub("touch", "ok");
     for id in [

@@ -59,6 +59,46 @@ pub fn nixos_new_generation(t: &Tree, release: &str, switched: bool) {
     }
 }
 
+/// The pre-2023 stack that works: MISC_IPTS kernel, /dev/ipts/0, iptsd 0.x running
+/// as iptsd.service with its "IPTS Touch"/"IPTS Stylus" devices (79D657BBD855,
+/// 5B3E4C5AAEC5: `Device 045E:0020 ready`, `input: IPTS Touch`, `input: IPTS Stylus`).
+pub fn legacy_ipts_working() -> Tree {
+    let mut m = Sb2::new(Size::In15, Distro::DebianSurface);
+    m.legacy_ipts = true;
+    let t = m.build();
+    t.remove("usr/lib/systemd/system/iptsd@.service");
+    t.remove("usr/lib/udev/rules.d/50-iptsd.rules");
+    t.file(
+        "usr/lib/systemd/system/iptsd.service",
+        "[Service]\nExecStart=iptsd\n",
+    );
+    t.attr(
+        "sys/fs/cgroup/system.slice/iptsd.service/cgroup.procs",
+        "1234",
+    );
+    t.attr("proc/1234/comm", "iptsd");
+    let uinput = "sys/devices/virtual/misc/uinput";
+    t.input(
+        30,
+        uinput,
+        "IPTS Touch",
+        (0x06, 0x045e, 0x0020, 1),
+        &[("ev", "b")],
+        Some(30),
+        &[],
+    );
+    t.input(
+        31,
+        uinput,
+        "IPTS Stylus",
+        (0x06, 0x045e, 0x0020, 1),
+        &[("ev", "b")],
+        Some(31),
+        &[],
+    );
+    t
+}
+
 /// Set bits as a sysfs capability bitmap (64-bit words, most significant first).
 pub fn bits(set: &[u16]) -> String {
     let max = set.iter().copied().max().unwrap_or(0) as usize;
