@@ -83,6 +83,8 @@ section "set-up: system packages"
 packages=(
     # Build: C/C++ compilers for crates that build C (libFuzzer is C++).
     build-essential pkg-config ca-certificates
+    # The v4l crate's V4L2 bindings are generated at build time by bindgen (libclang).
+    libclang-dev
     # tests/vm.rs: boots a Debian kernel under QEMU; fetches the kernel and busybox
     # with apt-get download (hence the update below), unpacks them with dpkg-deb,
     # indexes modules with depmod, copies the libraries ldd lists and strips the

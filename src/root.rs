@@ -165,8 +165,30 @@ const OPENAT2_RETRIES: u32 = 64;
 const SMALL_READ: usize = 4096;
 
 /// The only device nodes this tool opens (root-relative), and only on the live `/`:
-/// the clipboard-detach device (its state ioctls) and the kernel log.
+/// the clipboard-detach device (its state ioctls) and the kernel log, and the nodes
+/// of [`DEVICE_FAMILIES`].
 pub const DEVICE_NODES: &[&str] = &["dev/surface/dtx", "dev/kmsg"];
+
+/// Numbered device nodes this tool opens to ask the device itself (query ioctls
+/// only, never a read or a write): `<prefix><N>`.
+pub const DEVICE_FAMILIES: &[&str] = &[
+    "dev/video",
+    "dev/v4l-subdev",
+    "dev/media",
+    "dev/input/event",
+    "dev/hidraw",
+];
+
+/// Whether [`Root::with_device`] may open the root-relative `rel`: one of
+/// [`DEVICE_NODES`], or a [`DEVICE_FAMILIES`] prefix followed by a number.
+pub fn device_node_allowed(rel: &str) -> bool {
+    DEVICE_NODES.contains(&rel)
+        || DEVICE_FAMILIES.iter().any(|p| {
+            rel.strip_prefix(p).is_some_and(|n| {
+                !n.is_empty() && n.len() <= 6 && n.bytes().all(|b| b.is_ascii_digit())
+            })
+        })
+}
 
 /// The type of a node, as `stat` (following symlinks) sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -713,21 +735,41 @@ impl Root {
     /// Opens a device node (non-blocking, read-only, never as a controlling terminal)
     /// and runs `f` on it while the watchdog covers the call: an ioctl that hangs is
     /// cut off like a read. Only on the live `/`, only at the paths in
-    /// [`DEVICE_NODES`], and only when the node is a character device: a captured
-    /// tree is data, and no ioctl is ever sent into it.
+    /// [`DEVICE_NODES`] and [`DEVICE_FAMILIES`], and only when the node is a
+    /// character device: a captured tree is data, and no ioctl is ever sent into it.
     pub fn with_device<T>(
         &self,
         path: &str,
         f: impl FnOnce(&std::fs::File) -> T,
     ) -> Result<T, ReadError> {
+        let rel = self.device_rel(path)?;
+        let _g = self.begin(rel)?;
+        let file = self.open_char(rel)?;
+        Ok(f(&file))
+    }
+
+    /// Opens a device node as [`Root::with_device`] does (same rules: live root,
+    /// allowed paths, character devices only; non-blocking, read-only) and hands it
+    /// over, for a caller that waits on it for events with its own deadline (`poll`):
+    /// no watchdog covers what the caller does with it.
+    pub fn open_device(&self, path: &str) -> Result<std::fs::File, ReadError> {
+        let rel = self.device_rel(path)?;
+        let _g = self.begin(rel)?;
+        self.open_char(rel)
+    }
+
+    fn device_rel<'a>(&self, path: &'a str) -> Result<&'a str, ReadError> {
         if !self.is_live() {
             return Err(ReadError::NotLive);
         }
         let rel = Self::rel(path);
-        if !DEVICE_NODES.contains(&rel) {
+        if !device_node_allowed(rel) {
             return Err(ReadError::DeviceNotNamed);
         }
-        let _g = self.begin(rel)?;
+        Ok(rel)
+    }
+
+    fn open_char(&self, rel: &str) -> Result<std::fs::File, ReadError> {
         let st = {
             let pfd = self.open_in_root(rel, OFlag::O_PATH)?;
             fstat(&pfd).map_err(ReadError::from_errno)?
@@ -743,7 +785,7 @@ impl Root {
                 "the device node changed while it was opened".into(),
             ));
         }
-        Ok(f(&std::fs::File::from(fd)))
+        Ok(std::fs::File::from(fd))
     }
 
     /// Whether `path` exists (following symlinks). Errors other than "not found" count
@@ -1211,6 +1253,34 @@ mod tests {
             live.with_device("dev/null", |_| ()),
             Err(ReadError::DeviceNotNamed)
         );
+    }
+
+    #[test]
+    fn only_named_device_nodes_and_numbered_families_are_opened() {
+        for ok in [
+            "dev/kmsg",
+            "dev/surface/dtx",
+            "dev/video0",
+            "dev/media12",
+            "dev/input/event3",
+            "dev/hidraw1",
+            "dev/v4l-subdev7",
+        ] {
+            assert!(device_node_allowed(ok), "{ok}");
+        }
+        for no in [
+            "dev/null",
+            "dev/video",
+            "dev/videoX",
+            "dev/video0/../sda",
+            "dev/input/mice",
+            "dev/hidraw1234567",
+            "dev/mediaA1",
+            "dev/sda",
+            "dev/input/event-1",
+        ] {
+            assert!(!device_node_allowed(no), "{no}");
+        }
     }
 
     #[test]

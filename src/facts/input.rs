@@ -101,6 +101,7 @@ fn device(root: &Root, dir: &str, sysname: String) -> InputDevice {
         event,
         node,
         udev,
+        evdev: super::not_collected(),
         sysname,
     }
 }

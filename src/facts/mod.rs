@@ -9,6 +9,7 @@
 pub mod devices;
 pub mod dtx;
 pub mod firmware;
+pub mod hidraw;
 pub mod identity;
 pub mod input;
 pub mod kernel;
@@ -112,6 +113,9 @@ pub struct Facts {
     /// Network interfaces (`sys/class/net`) with their parent devices.
     pub net: Fact<Vec<NetInterface>>,
     pub media: Fact<Vec<MediaDevice>>,
+    /// `sys/class/hidraw` nodes and what they answer.
+    #[serde(default = "not_collected")]
+    pub hidraw: Fact<Vec<Hidraw>>,
     pub power: Fact<Vec<PowerSupply>>,
     pub dtx: Dtx,
     pub platform_profile: PlatformProfile,
@@ -139,6 +143,14 @@ pub struct KernelLog {
     pub total: u64,
     /// The matching messages, text only (no timestamp or priority), in log order.
     pub lines: Vec<String>,
+}
+
+/// The fact for a field that older captures do not have.
+pub fn not_collected<T>() -> Fact<T> {
+    Fact::Unknown {
+        path: "(capture)".into(),
+        reason: "not collected by the surface-check that made this capture".into(),
+    }
 }
 
 impl KernelLog {
@@ -295,6 +307,28 @@ pub struct InputDevice {
     pub node: Option<Fact<crate::root::NodeKind>>,
     /// `E:` properties from the udev database (`run/udev/data/c13:N`).
     pub udev: Fact<BTreeMap<String, String>>,
+    /// What the event device itself answers (`EVIOCG*` ioctls on `dev/input/eventN`,
+    /// live root only).
+    #[serde(default = "not_collected")]
+    pub evdev: Fact<Evdev>,
+}
+
+/// An event device's answers to the `EVIOCG*` ioctls: its own view of its name, ids,
+/// capabilities and the current state of its switches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evdev {
+    pub name: String,
+    pub id: InputId,
+    /// `INPUT_PROP_*` bits set (`INPUT_PROP_DIRECT` = 1 on a touchscreen).
+    pub properties: Vec<u16>,
+    /// Supported event types (`EV_*`), keys (`KEY_*`/`BTN_*`), absolute axes
+    /// (`ABS_*`), switches (`SW_*`): set bit numbers.
+    pub ev: Vec<u16>,
+    pub keys: Vec<u16>,
+    pub abs: Vec<u16>,
+    pub switches: Vec<u16>,
+    /// Switches that are on now (`EVIOCGSW`): `SW_LID` = 0 closed, `SW_TABLET_MODE` = 1.
+    pub switches_on: Vec<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -306,6 +340,30 @@ pub struct VideoNode {
     pub parent: Option<String>,
     /// Type of `dev/<sysname>`.
     pub node: Fact<crate::root::NodeKind>,
+    /// `VIDIOC_QUERYCAP` of a `videoN` node (live root only).
+    #[serde(default = "not_collected")]
+    pub caps: Fact<V4l2Caps>,
+}
+
+/// A video node's answer to `VIDIOC_QUERYCAP`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct V4l2Caps {
+    /// `ipu3-cio2`, `vivid`.
+    pub driver: String,
+    /// `Intel IPU3 CIO2`, `vivid`.
+    pub card: String,
+    /// `PCI:0000:00:14.3`, `platform:vivid-000`.
+    pub bus_info: String,
+    /// Kernel version the driver reports, `6.1.0`.
+    pub version: String,
+    /// `V4L2_CAP_*` of the whole device.
+    pub capabilities: u32,
+    /// `V4L2_CAP_*` of this node (`capabilities` when the driver gives none).
+    pub device_caps: u32,
+    /// This node captures video (`V4L2_CAP_VIDEO_CAPTURE` or `_MPLANE`).
+    pub capture: bool,
+    /// This node streams (`V4L2_CAP_STREAMING`).
+    pub streaming: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -324,6 +382,101 @@ pub struct MediaDevice {
     /// the media device's own, since media devices have no `device` link.
     pub parent: Option<String>,
     pub node: Fact<crate::root::NodeKind>,
+    /// `MEDIA_IOC_DEVICE_INFO` (live root only).
+    #[serde(default = "not_collected")]
+    pub info: Fact<MediaInfo>,
+    /// `MEDIA_IOC_G_TOPOLOGY`: the media graph (live root only).
+    #[serde(default = "not_collected")]
+    pub topology: Fact<MediaTopology>,
+}
+
+/// A media device's answer to `MEDIA_IOC_DEVICE_INFO` (its serial is never kept).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaInfo {
+    /// `ipu3-cio2`, `vivid`.
+    pub driver: String,
+    /// `Intel IPU3 CIO2`.
+    pub model: String,
+    pub bus_info: String,
+    pub hw_revision: u32,
+    /// `6.1.0`.
+    pub driver_version: String,
+    pub media_version: String,
+}
+
+/// The media graph as `MEDIA_IOC_G_TOPOLOGY` gives it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaTopology {
+    /// Incremented by the kernel on every change of the graph.
+    pub version: u64,
+    pub entities: Vec<MediaEntity>,
+    pub interfaces: Vec<MediaInterface>,
+    pub pads: Vec<MediaPad>,
+    pub links: Vec<MediaLink>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaEntity {
+    pub id: u32,
+    /// `ov5693 2-0036`, `ipu3-csi2 0`, `ipu3-cio2 0`.
+    pub name: String,
+    /// `MEDIA_ENT_F_*` (`0x20001` camera sensor, `0x4002` video interface bridge).
+    pub function: u32,
+    pub flags: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaInterface {
+    pub id: u32,
+    /// `MEDIA_INTF_T_*` (`0x200` V4L video, `0x203` V4L sub-device).
+    pub intf_type: u32,
+    /// The device node's number.
+    pub major: u32,
+    pub minor: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaPad {
+    pub id: u32,
+    pub entity_id: u32,
+    /// `MEDIA_PAD_FL_SINK` = 1, `MEDIA_PAD_FL_SOURCE` = 2.
+    pub flags: u32,
+    pub index: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaLink {
+    pub id: u32,
+    /// A pad id (data link) or an interface id (interface link).
+    pub source_id: u32,
+    /// A pad id (data link) or an entity id (interface link).
+    pub sink_id: u32,
+    /// `MEDIA_LNK_FL_ENABLED` = 1, `_IMMUTABLE` = 2, `_DYNAMIC` = 4; the type in
+    /// bits 28-31 (`0` data link, `1 << 28` interface link, `2 << 28` ancillary).
+    pub flags: u32,
+}
+
+/// A `hidrawN` node and its answers to `HIDIOCGRAWINFO` and `HIDIOCGRDESCSIZE`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hidraw {
+    /// `hidraw0`.
+    pub sysname: String,
+    /// The HID device it belongs to (`0003:045E:0021.0003`), from its `device` link.
+    pub hid_device: Option<String>,
+    /// Type of `dev/<sysname>`.
+    pub node: Fact<crate::root::NodeKind>,
+    /// What the node answers (live root only).
+    pub info: Fact<HidrawInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HidrawInfo {
+    /// `BUS_*` (`0x18` I2C, `0x03` USB, `0x06` virtual).
+    pub bustype: u32,
+    pub vendor: u16,
+    pub product: u16,
+    /// Size of the report descriptor in bytes.
+    pub descriptor_size: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -561,6 +714,7 @@ fn collect_from(root: &Root, profile: &Profile, kernel_log: Option<&Fact<KernelL
         video: timed(root, "video", || video::video(root)),
         net: timed(root, "net", || devices::net(root)),
         media: timed(root, "media", || video::media(root)),
+        hidraw: timed(root, "hidraw", || hidraw::collect(root)),
         power: timed(root, "power", || power::collect(root)),
         dtx: timed(root, "dtx", || dtx::collect(root)),
         platform_profile: timed(root, "platform_profile", || power::platform_profile(root)),

@@ -14,6 +14,7 @@ pub fn video(root: &Root) -> Fact<Vec<VideoNode>> {
                     name: text(root, &format!("{dir}/name")),
                     parent: root.canonical(&format!("{dir}/device")).ok(),
                     node: Fact::from_read(&format!("dev/{n}"), root.stat(&format!("dev/{n}"))),
+                    caps: super::not_collected(),
                     sysname: n,
                 }
             })
@@ -32,6 +33,8 @@ pub fn media(root: &Root) -> Fact<Vec<MediaDevice>> {
                     model: text(root, &format!("{dir}/model")),
                     parent: media_parent(root, &dir),
                     node: Fact::from_read(&format!("dev/{n}"), root.stat(&format!("dev/{n}"))),
+                    info: super::not_collected(),
+                    topology: super::not_collected(),
                     sysname: n,
                 }
             })
