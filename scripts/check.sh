@@ -13,5 +13,6 @@ cd "$(dirname "$0")/.."
 . scripts/rust-toolchain.sh
 
 find_rust check.sh
+find_libclang check.sh
 cargo build --release --quiet --bin surface-check
 exec target/release/surface-check "$@"

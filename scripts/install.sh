@@ -60,6 +60,7 @@ done
 
 if [[ $build -eq 1 ]]; then
     find_rust install.sh
+    find_libclang install.sh
     cargo build --release --quiet --bin surface-check
 fi
 binary="${binary:-target/release/surface-check}"

@@ -42,3 +42,35 @@ MSG
         exit 2
     fi
 }
+
+# The v4l crate generates its V4L2 bindings at build time with bindgen, which needs
+# libclang and clang's own headers. Found: nothing to do. Missing: installed with
+# apt-get when running as root on Debian/Ubuntu, else the script says what to install.
+find_libclang() {
+    local me="$1" lib="" hdr=""
+    if [[ -n "${LIBCLANG_PATH:-}" ]]; then
+        return 0
+    fi
+    lib="$(compgen -G '/usr/lib/llvm-*/lib/libclang*.so*' || compgen -G '/usr/lib*/libclang*.so*' ||
+        compgen -G '/usr/lib/*-linux-gnu/libclang*.so*' || true)"
+    hdr="$(compgen -G '/usr/lib/llvm-*/lib/clang/*/include/stddef.h' ||
+        compgen -G '/usr/lib*/clang/*/include/stddef.h' || true)"
+    if [[ -n "$lib" && -n "$hdr" ]]; then
+        return 0
+    fi
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "$me: installing libclang-dev (bindgen needs it to build the V4L2 bindings)" >&2
+        apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends libclang-dev >&2 ||
+            { apt-get -o DPkg::Lock::Timeout=300 update -q >&2 &&
+                apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends libclang-dev >&2; }
+        return 0
+    fi
+    cat >&2 <<MSG
+$me: libclang was not found. Building surface-check generates the V4L2 bindings with bindgen,
+  which needs libclang and clang's headers:
+    Debian/Ubuntu: sudo apt-get install libclang-dev
+    Fedora: sudo dnf install clang-devel    Arch: sudo pacman -S clang
+    NixOS: nix-shell -p clang rustPlatform.bindgenHook (or set LIBCLANG_PATH)
+MSG
+    exit 2
+}

@@ -90,6 +90,8 @@ packages=(
     # indexes modules with depmod, copies the libraries ldd lists and strips the
     # binaries it packs.
     qemu-system-x86 kmod dpkg libc-bin binutils
+    # tests/livetest.rs: `surface-check test camera` asks libcamera's `cam`.
+    libcamera-tools
     # tests/umockdev.rs: the emulated DTX device.
     umockdev gir1.2-umockdev-1.0 python3-gi
     # The benchmark counts the probe's system calls with strace (rows skipped without);
@@ -118,6 +120,7 @@ done
 
 section "set-up: Rust toolchain"
 find_rust test.sh
+find_libclang test.sh
 cargo --version
 rustc --version
 if command -v rustup >/dev/null; then
