@@ -65,6 +65,11 @@ pub struct Report {
     pub subsystems: Vec<SubsystemReport>,
     /// Paths whose reads hung and were cut off.
     pub hung_paths: Vec<String>,
+    /// Device nodes whose answers were refused for lack of privileges (`permission
+    /// denied`): running as root would also read them. Verdicts that files decide do
+    /// not depend on them.
+    #[serde(default)]
+    pub needs_privileges: Vec<String>,
     /// Where the facts came from (`/`, a root directory, or a capture file).
     pub source: String,
     pub generated_by: String,

@@ -1,11 +1,14 @@
 //! Cameras: IPU3 CIO2 and ImgU -> bridge -> INT3472 -> three sensors -> firmware ->
-//! media graph.
+//! media graph -> each sensor linked to a CSI-2 receiver.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::ctx::{Ctx, Has, Look, NodeSeen, why};
 use super::{CheckDef, Outcome, SubsystemDef, Tag, fact};
-use crate::facts::{BusDevice, Fact};
+use crate::facts::{BusDevice, Fact, MediaDevice, MediaEntity, MediaLink, MediaPad, MediaTopology};
 use crate::profiles::{Driver, PciFn, Sensor};
 use crate::report::Status;
+use crate::root::ReadError;
 
 pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
     id: "camera",
@@ -175,6 +178,29 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
             proven_by: "nothing later proves it: applications open these nodes",
             captured: "sysfs shows the media and video devices; the /dev nodes are judged only on the live root (a captured /dev may hold plain files or nothing).",
             run: nodes,
+        },
+        CheckDef {
+            id: "camera.graph",
+            title: "Sensors linked to the CSI-2 receivers",
+            verifies: "In the CIO2 media graph (`MEDIA_IOC_G_TOPOLOGY` on /dev/mediaN), each bound sensor is an entity (`ov5693 2-0036`) whose source pad has a data link to an `ipu3-csi2 N` sink pad, enabled or enableable (not immutable).",
+            rationale: "libcamera makes a camera only of a sensor linked to a CSI-2 receiver: sensors that bind but have no links leave `cam --list` empty, as on linux-surface 6.19 (linux-surface#2188).",
+            fix: "Read the graph with `media-ctl -d /dev/mediaN -p` and CIO2's messages with `journalctl -k -b | grep -i -e ipu3-cio2 -e ipu_bridge`; on linux-surface 6.19 reload ipu3_cio2 after the sensor drivers (when it is a module) or boot a kernel without the regression.",
+            requires: &["camera.cio2"],
+            basis: &[
+                fact(
+                    Tag::Verified,
+                    "When its notifier completes, CIO2 links each sensor's source pad to the sink pad (0) of an `ipu3-csi2 N` receiver with flags 0 (libcamera's IPU3 pipeline enables the link) and registers the receivers' subdevice nodes",
+                    "§1.7 media graph (K ipu3-cio2.c cio2_notifier_complete, linux-media \"ipu3-cio2: Use v4l2_create_fwnode_links_to_pad()\")",
+                ),
+                fact(
+                    Tag::Verified,
+                    "linux-surface 6.19.8 on a Surface Book 2: the three sensors bind and are entities `ov5693 2-0036`, `ov8865 3-0010`, `ov7251 3-0060` with 1 pad and 0 links, and `cam --list` is empty (6.18.8 works); on the same kernel the receivers have no node (`Skip ipu3-csi2 0: no device node`)",
+                    "§4 F14; linux-surface#2188, #2220 (SB2), #2183, #2101, #1634",
+                ),
+            ],
+            proven_by: "nothing later proves it: libcamera reads these links",
+            captured: "Only /dev/mediaN answers with the graph, on the live system and to a user allowed to open it (root): a captured tree, an older capture or an unprivileged run reads no graph, so camera.sensors and camera.nodes judge from sysfs and this link says what was not read (ok, with a notice).",
+            run: graph,
         },
     ],
 };
@@ -956,5 +982,598 @@ fn nodes(c: &Ctx) -> Outcome {
             cio2_video.len()
         ))
         .evidence(format!("{sys}/model"))
+    }
+}
+
+// ---- the media graph (MEDIA_IOC_G_TOPOLOGY) -------------------------------------
+
+/// `MEDIA_ENT_F_CAM_SENSOR` (include/uapi/linux/media.h).
+const ENT_F_CAM_SENSOR: u32 = 0x0002_0001;
+/// `MEDIA_PAD_FL_SINK`, `MEDIA_PAD_FL_SOURCE`.
+const PAD_FL_SINK: u32 = 1;
+const PAD_FL_SOURCE: u32 = 2;
+/// `MEDIA_LNK_FL_ENABLED`, `MEDIA_LNK_FL_IMMUTABLE`.
+const LNK_FL_ENABLED: u32 = 1;
+const LNK_FL_IMMUTABLE: u32 = 2;
+/// `MEDIA_LNK_FL_LINK_TYPE` and its values.
+const LNK_FL_LINK_TYPE: u32 = 0xf << 28;
+const LNK_FL_DATA_LINK: u32 = 0;
+const LNK_FL_INTERFACE_LINK: u32 = 1 << 28;
+/// `MEDIA_INTF_T_V4L_SUBDEV`.
+const INTF_T_V4L_SUBDEV: u32 = 0x203;
+
+/// The CIO2 media device: by the model sysfs shows, else by what the device itself
+/// answered (`MEDIA_IOC_DEVICE_INFO`), else by its parent, the CIO2 PCI function.
+fn cio2_media<'a>(c: &Ctx<'a>) -> Option<&'a MediaDevice> {
+    let cam = &c.profile.camera;
+    let media = c.facts.media.ok()?;
+    cio2_graph(c)
+        .or_else(|| {
+            media.iter().find(|m| {
+                m.info
+                    .ok()
+                    .is_some_and(|i| i.driver == cam.cio2.driver || i.model == cam.cio2_media_model)
+            })
+        })
+        .or_else(|| {
+            let slot = format!("/{}", cam.cio2.slot);
+            media
+                .iter()
+                .find(|m| m.parent.as_deref().is_some_and(|p| p.ends_with(&slot)))
+        })
+}
+
+/// The I2C adapter number of a client (`.../i2c-2/i2c-INT33BE:00` -> 2), which
+/// the sensor's entity name carries (`ov5693 2-0036`).
+fn i2c_adapter(d: &BusDevice) -> Option<u32> {
+    d.path
+        .as_deref()?
+        .split('/')
+        .rev()
+        .skip(1)
+        .find_map(|seg| seg.strip_prefix("i2c-")?.parse().ok())
+}
+
+/// How one bound sensor sits in the graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SensorLink {
+    /// Linked to a CSI-2 receiver: (sensor entity, receiver entity, link enabled).
+    Linked(String, String, bool),
+    /// An entity, without a usable link to a receiver: (entity, what is wrong).
+    Unlinked(String, String),
+    /// Bound, but no entity of the graph.
+    NoEntity,
+}
+
+/// A read-only view of a media topology with lookups by id.
+struct Graph<'t> {
+    t: &'t MediaTopology,
+    entities: BTreeMap<u32, &'t MediaEntity>,
+    pads: BTreeMap<u32, &'t MediaPad>,
+}
+
+impl<'t> Graph<'t> {
+    fn new(t: &'t MediaTopology) -> Graph<'t> {
+        Graph {
+            t,
+            entities: t.entities.iter().map(|e| (e.id, e)).collect(),
+            pads: t.pads.iter().map(|p| (p.id, p)).collect(),
+        }
+    }
+
+    fn data_links(&self) -> impl Iterator<Item = &'t MediaLink> + '_ {
+        self.t
+            .links
+            .iter()
+            .filter(|l| l.flags & LNK_FL_LINK_TYPE == LNK_FL_DATA_LINK)
+    }
+
+    /// The entity a data link's pad belongs to.
+    fn pad_entity(&self, pad: u32) -> Option<(&'t MediaPad, &'t MediaEntity)> {
+        let p = self.pads.get(&pad)?;
+        Some((p, self.entities.get(&p.entity_id)?))
+    }
+
+    fn is_receiver(e: &MediaEntity, prefix: &str) -> bool {
+        e.name.starts_with(prefix)
+    }
+
+    /// The sensor entity named `<driver> <adapter>-<addr>`: a camera sensor entity
+    /// first, any entity of that name otherwise.
+    fn sensor(&self, driver: &str, adapter: Option<u32>) -> Option<&'t MediaEntity> {
+        let prefix = match adapter {
+            Some(n) => format!("{driver} {n}-"),
+            None => format!("{driver} "),
+        };
+        let named = || {
+            self.t
+                .entities
+                .iter()
+                .filter(|e| e.name.starts_with(&prefix))
+        };
+        named()
+            .find(|e| e.function == ENT_F_CAM_SENSOR)
+            .or_else(|| named().next())
+    }
+
+    /// Where the sensor `e`'s source pads lead.
+    fn sensor_link(&self, e: &MediaEntity, receiver: &str) -> SensorLink {
+        let mut to_receiver: Vec<(&MediaLink, &MediaEntity)> = Vec::new();
+        let mut elsewhere = 0usize;
+        for l in self.data_links() {
+            let Some((sp, se)) = self.pad_entity(l.source_id) else {
+                continue;
+            };
+            if se.id != e.id || sp.flags & PAD_FL_SOURCE == 0 {
+                continue;
+            }
+            match self.pad_entity(l.sink_id) {
+                Some((kp, ke))
+                    if kp.flags & PAD_FL_SINK != 0 && Self::is_receiver(ke, receiver) =>
+                {
+                    to_receiver.push((l, ke))
+                }
+                _ => elsewhere += 1,
+            }
+        }
+        // Enabled, or enableable (not enabled, not immutable: libcamera enables it).
+        let usable =
+            |l: &MediaLink| l.flags & LNK_FL_ENABLED != 0 || l.flags & LNK_FL_IMMUTABLE == 0;
+        if let Some((l, r)) = to_receiver
+            .iter()
+            .find(|(l, _)| l.flags & LNK_FL_ENABLED != 0)
+            .or_else(|| to_receiver.iter().find(|(l, _)| usable(l)))
+        {
+            return SensorLink::Linked(
+                e.name.clone(),
+                r.name.clone(),
+                l.flags & LNK_FL_ENABLED != 0,
+            );
+        }
+        let why = match (to_receiver.first(), elsewhere) {
+            (Some((_, r)), _) => format!(
+                "its link to {} is disabled and immutable: it cannot be enabled",
+                r.name
+            ),
+            (None, 0) => format!("has no link to an {receiver} receiver"),
+            (None, n) => {
+                format!("has no link to an {receiver} receiver ({n} data link(s) lead elsewhere)")
+            }
+        };
+        SensorLink::Unlinked(e.name.clone(), why)
+    }
+
+    /// How many data links touch entity `id`.
+    fn data_links_of(&self, id: u32) -> usize {
+        self.data_links()
+            .filter(|l| {
+                [l.source_id, l.sink_id]
+                    .iter()
+                    .any(|p| self.pads.get(p).is_some_and(|p| p.entity_id == id))
+            })
+            .count()
+    }
+
+    /// How many data links end at a sink pad of entity `id`.
+    fn sink_links_of(&self, id: u32) -> usize {
+        self.data_links()
+            .filter(|l| {
+                self.pads
+                    .get(&l.sink_id)
+                    .is_some_and(|p| p.entity_id == id && p.flags & PAD_FL_SINK != 0)
+            })
+            .count()
+    }
+
+    /// The receivers, each with whether an interface (a `v4l-subdev` node) links to it.
+    fn receivers(&self, prefix: &str) -> Vec<(&'t MediaEntity, bool)> {
+        let subdev_intfs: BTreeSet<u32> = self
+            .t
+            .interfaces
+            .iter()
+            .filter(|i| i.intf_type == INTF_T_V4L_SUBDEV)
+            .map(|i| i.id)
+            .collect();
+        self.t
+            .entities
+            .iter()
+            .filter(|e| Self::is_receiver(e, prefix))
+            .map(|e| {
+                let node = self.t.links.iter().any(|l| {
+                    l.flags & LNK_FL_LINK_TYPE == LNK_FL_INTERFACE_LINK
+                        && l.sink_id == e.id
+                        && subdev_intfs.contains(&l.source_id)
+                });
+                (e, node)
+            })
+            .collect()
+    }
+}
+
+/// The CIO2 video nodes' answers to `VIDIOC_QUERYCAP`, as evidence.
+fn cio2_video_caps(c: &Ctx) -> Vec<String> {
+    let Fact::Ok(video) = &c.facts.video else {
+        return Vec::new();
+    };
+    video
+        .iter()
+        .filter(|v| {
+            v.name
+                .ok()
+                .is_some_and(|n| n.starts_with(c.profile.camera.cio2.driver))
+        })
+        .filter_map(|v| {
+            let caps = v.caps.ok()?;
+            let what: Vec<&str> = [(caps.capture, "capture"), (caps.streaming, "streaming")]
+                .into_iter()
+                .map(|(on, name)| if on { name } else { "" })
+                .filter(|s| !s.is_empty())
+                .collect();
+            Some(format!(
+                "/dev/{}: VIDIOC_QUERYCAP driver {}, card {:?}: {}",
+                v.sysname,
+                caps.driver,
+                caps.card,
+                if what.is_empty() {
+                    "neither capture nor streaming".to_string()
+                } else {
+                    what.join(" and ")
+                }
+            ))
+        })
+        .collect()
+}
+
+/// The bound sensors, with their I2C clients.
+fn bound_sensors<'a>(c: &Ctx<'a>) -> Vec<(&'a Sensor, &'a BusDevice)> {
+    c.profile
+        .camera
+        .sensors
+        .iter()
+        .filter_map(|s| match sensor_bound(c, s) {
+            (Look::Found(d), true) => Some((s, d)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The fix for a graph whose sensors joined without links, from this kernel: a
+/// loadable CIO2 can be reloaded now that the sensors are there; a built-in one
+/// cannot.
+fn graph_regression_fix(c: &Ctx) -> String {
+    let cio2 = drv(&c.profile.camera.cio2);
+    let other_kernel = "boot a kernel without the regression (linux-surface 6.18.8 worked in linux-surface#2188) until a fixed one is released";
+    match c.kernel_has(&cio2) {
+        Has::Module(_) => format!(
+            "Reload CIO2 now that the sensors are bound, so that its notifier links them: `modprobe -r {0} && modprobe {0}`, then `cam --list`; if the links stay missing, {other_kernel}.",
+            cio2.module
+        ),
+        Has::Builtin(e) => format!(
+            "{} is built into this kernel ({e}), so it cannot be reloaded: {other_kernel}.",
+            cio2.module
+        ),
+        Has::No(_) | Has::Unknown(_) => format!(
+            "If {0} is a module, reload it now that the sensors are bound (`modprobe -r {0} && modprobe {0}`); otherwise {other_kernel}.",
+            cio2.module
+        ),
+    }
+}
+
+fn graph(c: &Ctx) -> Outcome {
+    let cam = &c.profile.camera;
+    let bound = bound_sensors(c);
+    if bound.is_empty() {
+        let all_off = cam.sensors.iter().all(|s| {
+            matches!(c.by_hid("i2c", s.hid), Look::Missing(_))
+                && sensor_switched_off(c, s).is_some()
+        });
+        if all_off {
+            return Outcome::absent(
+                "every camera sensor is disabled in the UEFI settings, or not present: no link to look for",
+            );
+        }
+        return Outcome::unknown(
+            "no sensor is bound (see camera.sensors): no link to look for in the media graph",
+        );
+    }
+    match &c.facts.media {
+        Fact::Ok(_) | Fact::Absent { .. } => {}
+        f => return Outcome::unknown("cannot list media devices").evidence(why(f)),
+    }
+    let Some(m) = cio2_media(c) else {
+        return Outcome::unknown("no CIO2 media graph to read (see camera.nodes)").evidence(
+            format!(
+                "/sys/bus/media/devices: no model \"{}\"",
+                cam.cio2_media_model
+            ),
+        );
+    };
+    let dev = format!("/dev/{}", m.sysname);
+    let topo = match &m.topology {
+        Fact::Ok(t) => t,
+        f => {
+            // Files cannot show the links: camera.sensors and camera.nodes judge what
+            // they show, and this link says what was not read.
+            let reason = f.failure().and_then(|(_, r)| r).unwrap_or("not found");
+            let act = if reason == ReadError::PermissionDenied.to_string() {
+                "run surface-check as root to read it"
+            } else if reason == ReadError::NotLive.to_string() {
+                "run `surface-check status` on the machine itself, as root, to read it"
+            } else {
+                "`media-ctl -d DEV -p` shows it"
+            }
+            .replace("DEV", &dev);
+            return Outcome::ok(format!(
+                "not confirmed: the media graph of {dev} was not read ({reason}); camera.sensors and camera.nodes judge from sysfs"
+            ))
+            .evidence(why(f))
+            .evidence_all(cio2_video_caps(c))
+            .notice(format!(
+                "whether each bound sensor is linked to a CSI-2 receiver cannot be told without the media graph ({reason}): {act}"
+            ));
+        }
+    };
+    let g = Graph::new(topo);
+    let results: Vec<(&Sensor, &BusDevice, SensorLink)> = bound
+        .iter()
+        .map(|(s, d)| {
+            let link = match g.sensor(s.driver.driver, i2c_adapter(d)) {
+                Some(e) => g.sensor_link(e, cam.csi2_entity),
+                None => SensorLink::NoEntity,
+            };
+            (*s, *d, link)
+        })
+        .collect();
+    let mut ev: Vec<String> = Vec::new();
+    let mut linked: Vec<&Sensor> = Vec::new();
+    let mut lost: Vec<(&Sensor, String)> = Vec::new();
+    for (s, d, l) in &results {
+        match l {
+            SensorLink::Linked(e, r, enabled) => {
+                linked.push(s);
+                ev.push(format!(
+                    "{dev}: {e} -> {r} ({})",
+                    if *enabled {
+                        "enabled"
+                    } else {
+                        "not enabled, not immutable: enabled when streaming"
+                    }
+                ));
+            }
+            SensorLink::Unlinked(e, why) => {
+                let text = format!("{e} {why}");
+                ev.push(format!(
+                    "{dev}: {e}: {} data link(s)",
+                    g.entities
+                        .values()
+                        .find(|x| &x.name == e)
+                        .map_or(0, |x| g.data_links_of(x.id))
+                ));
+                lost.push((s, text));
+            }
+            SensorLink::NoEntity => lost.push((
+                s,
+                format!(
+                    "{} ({} -> {}) is bound but is no entity of the graph",
+                    s.driver.driver, d.name, s.driver.driver
+                ),
+            )),
+        }
+    }
+    ev.push(format!(
+        "{dev}: MEDIA_IOC_G_TOPOLOGY: {} entities, {} data links",
+        topo.entities.len(),
+        g.data_links().count()
+    ));
+    let receivers = g.receivers(cam.csi2_entity);
+    let nodeless: Vec<&str> = receivers
+        .iter()
+        .filter(|(_, node)| !node)
+        .map(|(e, _)| e.name.as_str())
+        .collect();
+    if !nodeless.is_empty() {
+        ev.push(format!(
+            "{dev}: no device node (v4l-subdev interface) for {}",
+            nodeless.join(", ")
+        ));
+    }
+    ev.extend(cio2_video_caps(c));
+    if lost.is_empty() {
+        return Outcome::ok(format!(
+            "every bound sensor is linked to a CSI-2 receiver: {}",
+            linked
+                .iter()
+                .map(|s| s.driver.driver)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .evidence_all(ev);
+    }
+    ev.extend(connected_cameras(c).map(|(_, l)| l));
+    let lost_text = lost
+        .iter()
+        .map(|(_, t)| t.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    // The linux-surface 6.19 state (#2188, #2220): the sensors are entities of the
+    // graph, none has a data link, and no receiver has one either.
+    let regression = linked.is_empty()
+        && results.iter().all(|(_, _, l)| match l {
+            SensorLink::Unlinked(e, _) => g
+                .entities
+                .values()
+                .find(|x| &x.name == e)
+                .is_some_and(|x| g.data_links_of(x.id) == 0),
+            _ => false,
+        })
+        && receivers.iter().all(|(e, _)| g.sink_links_of(e.id) == 0);
+    if regression && let Some(r) = c.facts.kernel.release.ok() {
+        ev.push(format!("/proc/sys/kernel/osrelease: {r}"));
+    }
+    let people = |s: &Sensor| s.role == "front" || s.role == "rear";
+    let o = if lost.iter().all(|(s, _)| !people(s)) {
+        // Only the infrared sensor: face login only (see camera.sensors).
+        return Outcome::ok(format!(
+            "{} linked to a CSI-2 receiver; the infrared sensor (face login only) is not",
+            linked.iter().map(|s| s.driver.driver).collect::<Vec<_>>().join(", ")
+        ))
+        .evidence_all(ev)
+        .notice(format!(
+            "{lost_text}: the IR camera cannot be used (face login such as howdy cannot work); front and rear cameras are unaffected"
+        ));
+    } else if linked.iter().any(|s| people(s)) {
+        let works: Vec<&str> = linked
+            .iter()
+            .filter(|s| people(s))
+            .map(|s| s.role)
+            .collect();
+        Outcome::degraded(format!(
+            "the {} camera is linked; no application sees the others: {lost_text}",
+            works.join(" and ")
+        ))
+    } else if regression {
+        let names: Vec<&str> = results
+            .iter()
+            .filter_map(|(_, _, l)| match l {
+                SensorLink::Unlinked(e, _) => Some(e.as_str()),
+                _ => None,
+            })
+            .collect();
+        let (verb, names) = match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => {
+                ("have", format!("{} and {last}", rest.join(", ")))
+            }
+            _ => ("has", names.join("")),
+        };
+        Outcome::failed(format!(
+            "no camera works: {names} {verb} no link to an {} receiver; the sensors joined the graph without links, as in the linux-surface 6.19 regression (linux-surface#2188)",
+            cam.csi2_entity
+        ))
+    } else {
+        Outcome::failed(format!("no camera works: {lost_text}"))
+    };
+    let hint = if regression {
+        graph_regression_fix(c)
+    } else {
+        format!(
+            "The cause is not shown: `media-ctl -d {dev} -p` shows the graph, and `journalctl -k -b | grep -i -e ipu3-cio2 -e ipu_bridge` what CIO2 logged while linking."
+        )
+    };
+    o.evidence_all(ev).hint(hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::MediaInterface;
+
+    fn topo(links: &[(u32, u32, u32)]) -> MediaTopology {
+        let e = |id, name: &str, function| MediaEntity {
+            id,
+            name: name.into(),
+            function,
+            flags: 0,
+        };
+        let p = |id, entity_id, flags| MediaPad {
+            id,
+            entity_id,
+            flags,
+            index: 0,
+        };
+        MediaTopology {
+            version: 1,
+            entities: vec![
+                e(1, "ipu3-csi2 0", 0x4002),
+                e(2, "ipu3-cio2 0", 0x1_0001),
+                e(41, "ov5693 2-0036", ENT_F_CAM_SENSOR),
+            ],
+            interfaces: vec![MediaInterface {
+                id: 9,
+                intf_type: INTF_T_V4L_SUBDEV,
+                major: 81,
+                minor: 3,
+            }],
+            pads: vec![
+                p(10, 1, PAD_FL_SINK),
+                p(11, 1, PAD_FL_SOURCE),
+                p(20, 2, PAD_FL_SINK),
+                p(42, 41, PAD_FL_SOURCE),
+            ],
+            links: links
+                .iter()
+                .enumerate()
+                .map(|(i, &(source_id, sink_id, flags))| MediaLink {
+                    id: 100 + i as u32,
+                    source_id,
+                    sink_id,
+                    flags,
+                })
+                .collect(),
+        }
+    }
+
+    fn link_of(t: &MediaTopology) -> SensorLink {
+        let g = Graph::new(t);
+        let s = g.sensor("ov5693", Some(2)).expect("the sensor entity");
+        g.sensor_link(s, "ipu3-csi2")
+    }
+
+    #[test]
+    fn a_sensor_link_counts_when_enabled_or_enableable_never_when_locked_off() {
+        let name = || "ov5693 2-0036".to_string();
+        let csi = || "ipu3-csi2 0".to_string();
+        assert_eq!(
+            link_of(&topo(&[(42, 10, LNK_FL_ENABLED)])),
+            SensorLink::Linked(name(), csi(), true)
+        );
+        assert_eq!(
+            link_of(&topo(&[(42, 10, 0)])),
+            SensorLink::Linked(name(), csi(), false)
+        );
+        let SensorLink::Unlinked(_, why) = link_of(&topo(&[(42, 10, LNK_FL_IMMUTABLE)])) else {
+            panic!("a disabled immutable link is no link");
+        };
+        assert!(why.contains("disabled and immutable"), "{why}");
+        // A link into the receiver's source pad, or to another entity, is no link.
+        let SensorLink::Unlinked(_, why) = link_of(&topo(&[(42, 20, LNK_FL_ENABLED)])) else {
+            panic!("a link elsewhere is no link to a receiver");
+        };
+        assert!(why.contains("1 data link(s) lead elsewhere"), "{why}");
+        // An interface link is not a data link.
+        let t = topo(&[(9, 41, LNK_FL_INTERFACE_LINK | LNK_FL_ENABLED)]);
+        assert!(matches!(link_of(&t), SensorLink::Unlinked(..)));
+        // A sensor on another adapter is another sensor.
+        assert!(Graph::new(&t).sensor("ov5693", Some(3)).is_none());
+    }
+
+    #[test]
+    fn receivers_know_their_subdevice_node_and_sink_links() {
+        let t = topo(&[(9, 1, LNK_FL_INTERFACE_LINK | 3), (11, 20, 3)]);
+        let g = Graph::new(&t);
+        let r = g.receivers("ipu3-csi2");
+        assert_eq!(r.len(), 1);
+        assert!(r[0].1, "the interface link gives the receiver its node");
+        // The receiver -> video link leaves from its source pad: no sink link.
+        assert_eq!(g.sink_links_of(1), 0);
+        assert_eq!(g.data_links_of(1), 1);
+        let t = topo(&[(42, 10, 0)]);
+        let g = Graph::new(&t);
+        assert!(!g.receivers("ipu3-csi2")[0].1);
+        assert_eq!(g.sink_links_of(1), 1);
+    }
+
+    #[test]
+    fn the_i2c_adapter_comes_from_the_client_path() {
+        let d = |path: &str| BusDevice {
+            name: "i2c-INT33BE:00".into(),
+            path: Some(path.into()),
+            driver: None,
+            attrs: Default::default(),
+            children: Vec::new(),
+            unreadable: Default::default(),
+        };
+        let p = "/sys/devices/pci0000:00/0000:00:15.2/i2c_designware.2/i2c-2/i2c-INT33BE:00";
+        assert_eq!(i2c_adapter(&d(p)), Some(2));
+        assert_eq!(i2c_adapter(&d("/sys/devices/x/i2c-INT33BE:00")), None);
     }
 }

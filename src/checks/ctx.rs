@@ -1,7 +1,8 @@
 //! What every check needs to ask of the facts: the machine, the base, the kernel's
 //! drivers, devices and their bindings. Pure lookups, no I/O.
 
-use crate::facts::{BusDevice, Fact, Facts, InputDevice, KernelLog, PowerSupply};
+use crate::facts::dtx::{BaseState, DeviceMode};
+use crate::facts::{BusDevice, Evdev, Fact, Facts, InputDevice, KernelLog, PowerSupply};
 use crate::profiles::{Driver, PciFn, Profile};
 use crate::report::{KernelSummary, Machine};
 use crate::root::NodeKind;
@@ -112,6 +113,125 @@ pub fn slash(p: &str) -> String {
         p.to_string()
     } else {
         format!("/{p}")
+    }
+}
+
+// Switch codes from include/uapi/linux/input-event-codes.h.
+pub const SW_LID: u16 = 0;
+pub const SW_TABLET_MODE: u16 = 1;
+
+/// The name the ACPI button driver gives the lid's input device (§7: `input: Lid
+/// Switch as /devices/LNXSYSTM:00/LNXSYBUS:00/PNP0C0D:00/input/input0`).
+pub const LID_SWITCH_NAME: &str = "Lid Switch";
+
+fn switch_name(code: u16) -> String {
+    match code {
+        SW_LID => "SW_LID".into(),
+        SW_TABLET_MODE => "SW_TABLET_MODE".into(),
+        c => format!("switch {c}"),
+    }
+}
+
+/// What an input device's event node answered, when the answer is this device's: the
+/// node names the device sysfs names (a node left from a device that went away may
+/// belong to another one now). `None` when the node did not answer (a captured tree,
+/// an unprivileged user): then sysfs decides.
+pub fn evdev_answer(i: &InputDevice) -> Option<&Evdev> {
+    let e = i.evdev.ok()?;
+    // EVIOCGNAME cuts a long name to the collector's buffer: a prefix then matches.
+    let same =
+        |n: &str| n.trim() == e.name.trim() || (e.name.len() >= 255 && n.starts_with(&e.name));
+    match i.name.ok() {
+        Some(n) if !same(n) => None,
+        _ => Some(e),
+    }
+}
+
+// ---- what input devices report: sysfs, or the device itself ---------------------
+
+/// The capabilities of `kind` in sysfs (`capabilities/<kind>`; `prop`: the
+/// `properties` file), when readable.
+pub fn sysfs_caps<'i>(i: &'i InputDevice, kind: &str) -> Option<&'i [u16]> {
+    if kind == "prop" {
+        return i.properties.ok().map(|v| v.as_slice());
+    }
+    i.capabilities
+        .get(kind)
+        .and_then(|f| f.ok())
+        .map(|v| v.as_slice())
+}
+
+/// The capabilities of `kind` the event device itself answered (`EVIOCGBIT`;
+/// `prop`: `EVIOCGPROP`).
+pub fn device_caps<'e>(e: &'e Evdev, kind: &str) -> Option<&'e [u16]> {
+    match kind {
+        "prop" => Some(&e.properties),
+        "ev" => Some(&e.ev),
+        "key" => Some(&e.keys),
+        "abs" => Some(&e.abs),
+        "sw" => Some(&e.switches),
+        _ => None,
+    }
+}
+
+/// The capabilities of `kind`: the device's own answer when it gave one (the live
+/// root, with the privileges to open the node), else sysfs's. Both come from the same
+/// kernel bitmaps, so they disagree only when something is wrong; then the device's
+/// own answer counts ([`device_says`] says so in the evidence).
+pub fn input_caps<'i>(i: &'i InputDevice, kind: &str) -> &'i [u16] {
+    evdev_answer(i)
+        .and_then(|e| device_caps(e, kind))
+        .or_else(|| sysfs_caps(i, kind))
+        .unwrap_or(&[])
+}
+
+/// What the device answered about capability `code` (named `what`) of `kind`, as
+/// evidence: that it confirms sysfs, or that the two disagree and the device's answer
+/// is taken. `None` when the device did not answer.
+pub fn device_says(i: &InputDevice, kind: &str, code: u16, what: &str) -> Option<String> {
+    let dev = device_caps(evdev_answer(i)?, kind)?.contains(&code);
+    let node = event_node(i);
+    let verb = if dev { "reports" } else { "does not report" };
+    let (ioctl, file) = if kind == "prop" {
+        ("EVIOCGPROP", "properties".to_string())
+    } else {
+        ("EVIOCGBIT", format!("capabilities/{kind}"))
+    };
+    Some(match sysfs_caps(i, kind).map(|s| s.contains(&code)) {
+        Some(sys) if sys != dev => format!(
+            "{node} {verb} {what} ({ioctl}), while /sys/class/input/{}/{file} {} it: the device's own answer is taken",
+            i.sysname,
+            if sys { "lists" } else { "does not list" }
+        ),
+        Some(_) => format!("{node} {verb} {what} ({ioctl}), as sysfs says"),
+        None => format!("{node} {verb} {what} ({ioctl}); sysfs cannot be read"),
+    })
+}
+
+/// Of `inputs`, where sysfs lists capability `code` of `kind` and the device says it
+/// has none: evidence for a verdict that takes the device's answer.
+pub fn denied_by_device<'i>(
+    inputs: impl IntoIterator<Item = &'i InputDevice>,
+    kind: &str,
+    code: u16,
+    what: &str,
+) -> Vec<String> {
+    inputs
+        .into_iter()
+        .filter(|i| {
+            sysfs_caps(i, kind).is_some_and(|s| s.contains(&code))
+                && !input_caps(i, kind).contains(&code)
+        })
+        .filter_map(|i| device_says(i, kind, code, what))
+        .collect()
+}
+
+/// The event node of an input device for evidence: `/dev/input/eventN`, else its
+/// sysfs directory.
+pub fn event_node(i: &InputDevice) -> String {
+    match &i.event {
+        Some(e) => format!("/dev/input/{e}"),
+        None => format!("/sys/class/input/{}", i.sysname),
     }
 }
 
@@ -297,18 +417,20 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// The base state: from the DTX device when it answered, else inferred from the
-    /// devices that live in the base (its USB hubs and the base battery).
+    /// The base state: from the DTX device when it answered (its base state, else its
+    /// device mode: tablet is detached, laptop and studio are attached, UAPI
+    /// `enum sdtx_device_mode`, §1.3), else inferred from the devices that live in the
+    /// base (its USB hubs and the base battery).
     fn base_state(&self) -> (Base, String) {
         if let Fact::Ok(s) = &self.facts.dtx.state {
-            // SDTX_STATUS category (0x0000): DETACHED = 0, ATTACHED = 1.
-            return match s.base_state {
-                0x0001 => (Base::Attached, "/dev/surface/dtx: base attached".into()),
-                0x0000 => (Base::Detached, "/dev/surface/dtx: base detached".into()),
-                other => (
-                    Base::Unknown,
-                    format!("/dev/surface/dtx: base state {other:#06x}"),
-                ),
+            let ev = format!("/dev/surface/dtx: {}; {}", s.base_info(), s.mode());
+            return match (s.base(), s.mode()) {
+                // Not feasible: attached, and it cannot be detached now.
+                (BaseState::Attached | BaseState::NotFeasible, _) => (Base::Attached, ev),
+                (BaseState::Detached, _) => (Base::Detached, ev),
+                (_, DeviceMode::Laptop | DeviceMode::Studio) => (Base::Attached, ev),
+                (_, DeviceMode::Tablet) => (Base::Detached, ev),
+                _ => (Base::Unknown, ev),
             };
         }
         let usb = match self.bus("usb") {
@@ -827,6 +949,86 @@ impl<'a> Ctx<'a> {
             Fact::Absent { .. } => NodeSeen::Missing(format!("{dev_path}: not found")),
             f => NodeSeen::Unknown(why(f)),
         }
+    }
+
+    // ---- switches: how the machine sits now ---------------------------------------
+
+    /// Whether the base's keyboard and touchpad are out of use because of how the
+    /// clipboard sits, with the evidence: the DTX device's mode (tablet: detached;
+    /// studio: attached in reverse, keyboard and touchpad off; UAPI
+    /// `enum sdtx_device_mode`, §1.3), else the state of the DTX device-mode switch
+    /// (`SW_TABLET_MODE` is on unless the mode is laptop, §1.3). `None` when no device
+    /// answered (a captured tree, an unprivileged user).
+    pub fn tablet_mode(&self) -> Option<(bool, String)> {
+        if let Fact::Ok(s) = &self.facts.dtx.state {
+            let ev = |what: &str| format!("/dev/surface/dtx: {}{what}", s.mode());
+            match s.mode() {
+                DeviceMode::Laptop => return Some((false, ev(""))),
+                DeviceMode::Tablet => {
+                    return Some((true, ev(" (the clipboard is detached from the base)")));
+                }
+                DeviceMode::Studio => {
+                    return Some((
+                        true,
+                        ev(
+                            " (the clipboard sits reversed on the base: keyboard and touchpad are off)",
+                        ),
+                    ));
+                }
+                DeviceMode::Other(_) => {}
+            }
+        }
+        self.switch_state(SW_TABLET_MODE, self.profile.detach.tablet_switch_name)
+            .map(|(on, ev)| {
+                let what = if on {
+                    "tablet mode: the clipboard is detached or reversed on the base"
+                } else {
+                    "laptop mode"
+                };
+                (on, format!("{ev} ({what})"))
+            })
+    }
+
+    /// Whether the lid is closed now (`SW_LID` on), as the lid switch's event device
+    /// answered, with the evidence. `None` when no device answered.
+    pub fn lid_closed(&self) -> Option<(bool, String)> {
+        self.switch_state(SW_LID, LID_SWITCH_NAME).map(|(on, ev)| {
+            let what = if on {
+                "the lid is closed"
+            } else {
+                "the lid is open"
+            };
+            (on, format!("{ev} ({what})"))
+        })
+    }
+
+    /// The state of switch `code` as an event device answered it (`EVIOCGSW`): of the
+    /// input devices whose own answer lists the switch, the one named `name`, else the
+    /// first.
+    fn switch_state(&self, code: u16, name: &str) -> Option<(bool, String)> {
+        let Look::Found(inputs) = self.inputs() else {
+            return None;
+        };
+        let answers: Vec<(&InputDevice, &Evdev)> = inputs
+            .iter()
+            .filter_map(|i| evdev_answer(i).map(|e| (i, e)))
+            .filter(|(_, e)| e.switches.contains(&code))
+            .collect();
+        let (i, e) = answers
+            .iter()
+            .find(|(_, e)| e.name == name)
+            .or_else(|| answers.first())?;
+        let on = e.switches_on.contains(&code);
+        Some((
+            on,
+            format!(
+                "{} ({}): {} {}",
+                event_node(i),
+                e.name,
+                switch_name(code),
+                if on { "on" } else { "off" }
+            ),
+        ))
     }
 
     // ---- the kernel log ----------------------------------------------------------

@@ -4,6 +4,7 @@
 use super::ctx::{Aggregator, Ctx, Has, Look, NodeSeen, why};
 use super::{CheckDef, Outcome, SubsystemDef, Tag, fact};
 use crate::facts::Fact;
+use crate::facts::dtx::{LatchError, LatchStatus};
 use crate::profiles::Driver;
 use crate::report::Status;
 
@@ -80,7 +81,7 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
         CheckDef {
             id: "detach.dtx-node",
             title: "DTX device node",
-            verifies: "On the live system /dev/surface/dtx is a character device; in a captured tree the surface_dtx misc device is registered in sysfs.",
+            verifies: "On the live system /dev/surface/dtx is a character device; in a captured tree the surface_dtx misc device is registered in sysfs. What the device answers (base state and id, device mode, latch status) is reported; a latch hardware error is a notice.",
             rationale: "surface-dtx-daemon and `surface dtx` open this node; without it their units wait and time out.",
             fix: "Check that udev runs and that the surface_dtx misc device is registered (`ls /sys/class/misc/surface_dtx`); `udevadm trigger --subsystem-match=misc`.",
             requires: &["detach.dtx-driver"],
@@ -458,18 +459,19 @@ fn dtx_node(c: &Ctx) -> Outcome {
             // which says nothing about the device.
             match &dtx.state {
                 Fact::Ok(s) => {
-                    let mode = match s.device_mode {
-                        0 => "tablet",
-                        1 => "laptop",
-                        2 => "studio",
-                        _ => "unknown mode",
-                    };
-                    let latch = match s.latch_status {
-                        0 => "latch closed",
-                        1 => "latch open",
-                        _ => "latch error",
-                    };
-                    o.summary.push_str(&format!("; {mode}, {latch}"));
+                    o.summary
+                        .push_str(&format!("; {}, {}, {}", s.base(), s.mode(), s.latch()));
+                    o = o
+                        .evidence(format!("{node}: {}", s.base_info()))
+                        .evidence(format!("{node}: {}", s.mode()))
+                        .evidence(format!(
+                            "{node}: {} (status {:#06x})",
+                            s.latch(),
+                            s.latch_status
+                        ));
+                    if let LatchStatus::Error(e) = s.latch() {
+                        o = o.notice(latch_notice(e, s.latch_status));
+                    }
                 }
                 f if c.live() => o = o.evidence(format!("state: {}", why(f))),
                 _ => {}
@@ -495,6 +497,30 @@ fn dtx_node(c: &Ctx) -> Outcome {
         }
         NodeSeen::Unknown(e) => Outcome::unknown(format!("cannot stat {node}")).evidence(e),
     }
+}
+
+// A latch hardware error (SDTX_ERR_FAILED_TO_OPEN/_REMAIN_OPEN/_CLOSE, category
+// 0x2000, §1.3 [V]) is a notice, not a failure. GET_LATCH_STATUS returns "the current
+// latch status or (presumably) the last error encountered when trying to open/close
+// the latch" (the UAPI documentation's own hedge): the word may tell of an earlier
+// detach that failed once, not of a latch that fails now, and that it persists is
+// [I]. Only verified facts fail, so the person is told what the device reported and
+// what to watch for.
+fn latch_notice(e: LatchError, word: u16) -> String {
+    let what = match e {
+        LatchError::FailedToOpen => {
+            "the latch failed to open (a detach could not release the clipboard)"
+        }
+        LatchError::FailedToRemainOpen => {
+            "the latch failed to remain open (a detach was cut short)"
+        }
+        LatchError::FailedToClose => {
+            "the latch failed to close (the clipboard may not be locked to the base: handle it with care)"
+        }
+    };
+    format!(
+        "the DTX device reports a latch hardware error ({word:#06x}): {what}. The status may be the last latch operation's, not the latch's state now; if detaching or re-attaching fails again, read `journalctl -k -b | grep -i dtx`: a latch that keeps failing is a hardware fault"
+    )
 }
 
 // Rule 4 (degraded = the person loses something they would notice): without the

@@ -1,7 +1,10 @@
 //! Input: base keyboard and touchpad (USB), buttons (MSHW0040), lid and tablet-mode
 //! switches, lid wake (surface_gpe), event nodes.
 
-use super::ctx::{Base, Ctx, Has, Look, NodeSeen, slash, why};
+use super::ctx::{
+    Base, Ctx, Has, Look, NodeSeen, SW_LID, SW_TABLET_MODE, denied_by_device, device_caps,
+    device_says, evdev_answer, event_node, input_caps, slash, why,
+};
 use super::{CheckDef, Outcome, SubsystemDef, Tag, fact};
 use crate::facts::{Fact, InputDevice};
 
@@ -12,7 +15,7 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
         CheckDef {
             id: "input.keyboard",
             title: "Base keyboard",
-            verifies: "With the base attached, the Surface Keyboard (USB 045e:0922) is on the USB bus and has a keyboard input device.",
+            verifies: "With the base attached, the Surface Keyboard (USB 045e:0922) is on the USB bus and has a keyboard input device. In tablet mode (the DTX device mode tablet or studio, or the DTX switch's SW_TABLET_MODE on) a keyboard that is not there is not judged.",
             rationale: "The keyboard and touchpad of the base are USB devices behind the base's hubs.",
             fix: "With the base attached: if the kernel has no USB bus, use one with CONFIG_USB and CONFIG_USB_XHCI_HCD; otherwise detach and reattach the base and check `lsusb -d 045e:0922` and `journalctl -k -b | grep -i usb`.",
             requires: &[],
@@ -22,7 +25,7 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
                 "§1.9, §6 USB, §7; records note 4; hw-probe 79D657BBD855, 5B3E4C5AAEC5, DAD0271D40B8, 098A00936EA6, 44CB94E9B7BC",
             )],
             proven_by: "nothing later proves it (its own input device is the last link)",
-            captured: "sysfs shows the USB device and its inputs; the binding lines only with --dmesg. A tree without /sys/bus/usb means a kernel without a USB bus.",
+            captured: "sysfs shows the USB device and its inputs; the binding lines only with --dmesg. A tree without /sys/bus/usb means a kernel without a USB bus. The device mode and the switch states are read only from the live devices (as root).",
             run: keyboard,
         },
         CheckDef {
@@ -135,15 +138,9 @@ const KEY_VOLUMEUP: u16 = 115;
 const KEY_POWER: u16 = 116;
 const BTN_LEFT: u16 = 0x110;
 const BTN_TOUCH: u16 = 0x14a;
-const SW_LID: u16 = 0;
-const SW_TABLET_MODE: u16 = 1;
 
 fn caps<'i>(i: &'i InputDevice, kind: &str) -> &'i [u16] {
-    i.capabilities
-        .get(kind)
-        .and_then(|f| f.ok())
-        .map(|v| v.as_slice())
-        .unwrap_or(&[])
+    input_caps(i, kind)
 }
 
 fn has(i: &InputDevice, kind: &str, code: u16) -> bool {
@@ -176,9 +173,14 @@ fn caps_unknown<'i>(
     inputs
         .into_iter()
         .flat_map(|i| {
-            kinds.iter().filter_map(|k| match i.capabilities.get(*k) {
-                Some(f @ Fact::Unknown { .. }) => Some(why(f)),
-                _ => None,
+            kinds.iter().filter_map(|k| {
+                if evdev_answer(i).and_then(|e| device_caps(e, k)).is_some() {
+                    return None;
+                }
+                match i.capabilities.get(*k) {
+                    Some(f @ Fact::Unknown { .. }) => Some(why(f)),
+                    _ => None,
+                }
             })
         })
         .collect()
@@ -284,8 +286,17 @@ fn keyboard(c: &Ctx) -> Outcome {
         ))
         .evidence(u),
         Look::Missing(m) => {
+            let missing = format!("{m}: no 045e:0922");
+            if let Some(o) = keyboard_off(
+                c,
+                "the base keyboard (USB 045e:0922) is not on the USB bus",
+                &missing,
+            ) {
+                return o;
+            }
             let o = Outcome::failed("the base keyboard (USB 045e:0922) is not on the USB bus")
-                .evidence(format!("{m}: no 045e:0922"));
+                .evidence(missing)
+                .evidence_all(mode_evidence(c));
             if c.base.0 == Base::Attached {
                 o.evidence(c.base.1.clone()).hint(
                     "The base's hubs are there but its keyboard is not: detach and re-attach the base, and read `journalctl -k -b | grep -i -e 1-1.3 -e 045e`.",
@@ -303,6 +314,7 @@ fn keyboard(c: &Ctx) -> Outcome {
             match kb {
                 Some(i) => Outcome::ok(format!("{} on USB {}", name(i), d.name))
                     .evidence(ev(i))
+                    .evidence_all(device_says(i, "key", KEY_Q, "KEY_Q"))
                     .evidence_all(keyboard_log(c)),
                 None if !base_unknown(c, inputs, &["ev", "key"]).is_empty() => {
                     Outcome::unknown(format!(
@@ -311,23 +323,76 @@ fn keyboard(c: &Ctx) -> Outcome {
                     ))
                     .evidence_all(base_unknown(c, inputs, &["ev", "key"]))
                 }
-                None => Outcome::failed(format!(
-                    "the base keyboard is on USB ({}) but has no keyboard input device",
-                    d.name
-                ))
-                .evidence(format!(
-                    "/sys/bus/usb/devices/{}/driver: {}",
-                    d.name,
-                    d.driver.as_deref().unwrap_or("none")
-                ))
-                .evidence_all(keyboard_log(c))
-                .hint(options_hint(
-                    c,
-                    &["USB_HID", "HID_GENERIC"],
-                    "The cause cannot be told from here: `journalctl -k -b | grep -i 045E:0922` would tell; detaching and re-attaching the base re-probes it.",
-                )),
+                None => no_keyboard_input(c, inputs, d),
             }
         }
+    }
+}
+
+/// The base keyboard is on USB but none of its input devices has keys.
+fn no_keyboard_input(c: &Ctx, inputs: &[InputDevice], d: &crate::facts::BusDevice) -> Outcome {
+    let what = format!(
+        "the base keyboard is on USB ({}) but has no keyboard input device",
+        d.name
+    );
+    let no_input = format!(
+        "/sys/class/input: no 045e:0922 device with keys ({})",
+        d.name
+    );
+    if let Some(o) = keyboard_off(c, &what, &no_input) {
+        return o;
+    }
+    let hint = options_hint(
+        c,
+        &["USB_HID", "HID_GENERIC"],
+        "The cause cannot be told from here: `journalctl -k -b | grep -i 045E:0922` would tell; detaching and re-attaching the base re-probes it.",
+    );
+    Outcome::failed(what)
+        .evidence(format!(
+            "/sys/bus/usb/devices/{}/driver: {}",
+            d.name,
+            d.driver.as_deref().unwrap_or("none")
+        ))
+        .evidence_all(denied_by_device(
+            base_inputs(c, inputs),
+            "key",
+            KEY_Q,
+            "KEY_Q",
+        ))
+        .evidence_all(mode_evidence(c))
+        .evidence_all(keyboard_log(c))
+        .hint(hint)
+}
+
+/// A keyboard (or touchpad) that is not there while the machine is in tablet mode: the
+/// clipboard is detached, or sits reversed on the base where the keyboard and touchpad
+/// are off (UAPI `SDTX_DEVICE_MODE_STUDIO`, §1.3). Not a missing keyboard, and not
+/// one that can be judged now: absent, with a notice saying what was not seen. `None`
+/// when the machine is in laptop mode or its mode cannot be told.
+fn keyboard_off(c: &Ctx, what: &str, missing: &str) -> Option<Outcome> {
+    let (true, mode) = c.tablet_mode()? else {
+        return None;
+    };
+    Some(
+        Outcome::absent("not judged in tablet mode: the keyboard and touchpad are out of use")
+            .evidence(mode)
+            .evidence(missing.to_string())
+            .notice(format!(
+                "{what}, but the machine is in tablet mode (the clipboard detached or reversed on the base), where that is expected; run the check again in laptop mode"
+            )),
+    )
+}
+
+/// How the clipboard sits, as evidence for a verdict on the base's devices: the mode
+/// the devices answered, or, on the live system, why it could not be read.
+fn mode_evidence(c: &Ctx) -> Vec<String> {
+    match c.tablet_mode() {
+        Some((_, e)) => vec![e],
+        None if c.live() => match &c.facts.dtx.state {
+            Fact::Ok(s) => vec![format!("/dev/surface/dtx: {}", s.mode())],
+            f => vec![format!("tablet mode not read: {}", why(f))],
+        },
+        None => Vec::new(),
     }
 }
 
@@ -347,8 +412,15 @@ fn touchpad(c: &Ctx) -> Outcome {
                 .evidence_all(base_unknown(c, inputs, &["ev", "key", "abs", "rel"]))
         }
         None => {
+            let missing = "/sys/class/input: no 045e:0922 device with pointer capabilities";
+            if let Some(o) =
+                keyboard_off(c, "the keyboard is there but its touchpad is not", missing)
+            {
+                return o;
+            }
             let o = Outcome::degraded("the keyboard works but there is no touchpad input device")
-                .evidence("/sys/class/input: no 045e:0922 device with pointer capabilities")
+                .evidence(missing)
+                .evidence_all(mode_evidence(c))
                 .evidence_all(keyboard_log(c));
             match c.provide_fix(&c.profile.input.keyboard_hid) {
                 Some(h) => o.hint(format!(
@@ -441,8 +513,22 @@ fn buttons(c: &Ctx) -> Outcome {
                 .hint(format!("The kernel log would tell: `journalctl -k -b | grep -i -e soc_button -e gpio-keys -e pinctrl`; reload soc_button_array: {reload}.")),
         }
     } else if missing.is_empty() {
+        let confirmed: Vec<String> = keys
+            .iter()
+            .flat_map(|i| {
+                [
+                    (KEY_POWER, "KEY_POWER"),
+                    (KEY_VOLUMEUP, "KEY_VOLUMEUP"),
+                    (KEY_VOLUMEDOWN, "KEY_VOLUMEDOWN"),
+                ]
+                .into_iter()
+                .filter(|(k, _)| has(i, "key", *k))
+                .filter_map(|(k, n)| device_says(i, "key", k, n))
+            })
+            .collect();
         Outcome::ok("power, volume up and volume down buttons present")
             .evidence_all(keys.iter().map(|i| ev(i)))
+            .evidence_all(confirmed)
     } else if !caps_unknown(keys.iter().copied(), &["key"]).is_empty() {
         Outcome::unknown(format!(
             "whether the gpio-keys devices report {} cannot be read",
@@ -450,8 +536,17 @@ fn buttons(c: &Ctx) -> Outcome {
         ))
         .evidence_all(caps_unknown(keys.iter().copied(), &["key"]))
     } else {
+        let denied: Vec<String> = [
+            (KEY_POWER, "KEY_POWER"),
+            (KEY_VOLUMEUP, "KEY_VOLUMEUP"),
+            (KEY_VOLUMEDOWN, "KEY_VOLUMEDOWN"),
+        ]
+        .into_iter()
+        .flat_map(|(k, n)| denied_by_device(keys.iter().copied(), "key", k, n))
+        .collect();
         Outcome::degraded(format!("button(s) missing: {}", missing.join(", ")))
             .evidence_all(keys.iter().map(|i| ev(i)))
+            .evidence_all(denied)
             .hint("The cause cannot be told from here: `journalctl -k -b | grep -i gpio-keys` would tell; reload soc_button_array.")
     }
 }
@@ -475,6 +570,8 @@ fn lid(c: &Ctx) -> Outcome {
     {
         Some(i) => Outcome::ok(format!("{} reports SW_LID", name(i)))
             .evidence(ev(i))
+            .evidence_all(device_says(i, "sw", SW_LID, "SW_LID"))
+            .evidence_all(c.lid_closed().map(|(_, e)| e))
             .evidence_all(log),
         None if !caps_unknown(inputs, &["ev", "sw"]).is_empty() => Outcome::unknown(
             "whether an input device reports the lid switch (SW_LID) cannot be read",
@@ -483,8 +580,14 @@ fn lid(c: &Ctx) -> Outcome {
         .evidence_all(log),
         None => {
             let acpi = c.by_hid("acpi", c.profile.input.lid_hid);
+            let denied = denied_by_device(inputs, "sw", SW_LID, "SW_LID");
             let o = Outcome::failed("no input device reports the lid switch (SW_LID)")
-                .evidence("/sys/class/input/*/capabilities/sw: no SW_LID")
+                .evidence(if denied.is_empty() {
+                    "/sys/class/input/*/capabilities/sw: no SW_LID"
+                } else {
+                    "no event device reports SW_LID"
+                })
+                .evidence_all(denied)
                 .evidence_all(log);
             match acpi {
                 Look::Missing(m) => o
@@ -516,7 +619,10 @@ fn tablet_mode(c: &Ctx) -> Outcome {
         .iter()
         .find(|i| has(i, "ev", EV_SW) && has(i, "sw", SW_TABLET_MODE))
     {
-        Some(i) => Outcome::ok(format!("{} reports SW_TABLET_MODE", name(i))).evidence(ev(i)),
+        Some(i) => Outcome::ok(format!("{} reports SW_TABLET_MODE", name(i)))
+            .evidence(ev(i))
+            .evidence_all(device_says(i, "sw", SW_TABLET_MODE, "SW_TABLET_MODE"))
+            .evidence_all(c.tablet_mode().map(|(_, e)| e)),
         None if !caps_unknown(inputs, &["ev", "sw"]).is_empty() => Outcome::unknown(
             "whether an input device reports the tablet-mode switch cannot be read",
         )
@@ -524,8 +630,14 @@ fn tablet_mode(c: &Ctx) -> Outcome {
         None => {
             let d = &c.profile.detach;
             let dtx = c.by_hid("platform", d.dtx_hid);
+            let denied = denied_by_device(inputs, "sw", SW_TABLET_MODE, "SW_TABLET_MODE");
             let o = Outcome::failed(format!("no tablet-mode switch (\"{want}\")"))
-                .evidence("/sys/class/input/*/capabilities/sw: no SW_TABLET_MODE");
+                .evidence(if denied.is_empty() {
+                    "/sys/class/input/*/capabilities/sw: no SW_TABLET_MODE"
+                } else {
+                    "no event device reports SW_TABLET_MODE"
+                })
+                .evidence_all(denied);
             match dtx {
                 Look::Found(x) if x.driver.as_deref() == Some(d.dtx.driver) => o.hint(format!(
                     "surface_dtx is bound but created no switch: the cause cannot be told from here; `journalctl -k -b | grep -i dtx` would tell; reload it (`modprobe -r {m} && modprobe {m}`).",
@@ -646,7 +758,32 @@ fn nodes(c: &Ctx) -> Outcome {
                 "The cause cannot be told from here: `journalctl -k -b | grep -i evdev` would tell.",
             ))
     } else if c.live() {
-        Outcome::ok(format!("{n} event nodes present")).evidence("/dev/input")
+        // A node that answers with another device's name is not this device's (one
+        // that went away and came back as another): its answers are not used.
+        let strangers: Vec<String> = inputs
+            .iter()
+            .filter_map(|i| {
+                let e = i.evdev.ok()?;
+                evdev_answer(i).is_none().then(|| {
+                    format!(
+                        "{} answers as \"{}\", while sysfs names {} \"{}\"",
+                        event_node(i),
+                        e.name,
+                        i.sysname,
+                        name(i)
+                    )
+                })
+            })
+            .collect();
+        let o = Outcome::ok(format!("{n} event nodes present")).evidence("/dev/input");
+        if strangers.is_empty() {
+            o
+        } else {
+            o.notice(format!(
+                "event nodes that answer as another device (devices that changed while they were read; their answers are not used): {}",
+                strangers.join("; ")
+            ))
+        }
     } else {
         let mut o = Outcome::ok(format!(
             "{n} event devices in sysfs (a captured tree: /dev/input is not judged)"

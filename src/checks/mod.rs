@@ -18,9 +18,10 @@ mod platform;
 mod touch;
 mod wireless;
 
-use crate::facts::Facts;
+use crate::facts::{Fact, Facts};
 use crate::profiles::Profile;
 use crate::report::{CheckResult, Report, SCHEMA_VERSION, Status, SubsystemReport};
+use crate::root::ReadError;
 
 pub use ctx::Ctx;
 
@@ -242,8 +243,51 @@ pub fn diagnose(facts: &Facts, profile: &Profile, source: &str) -> Report {
         overall,
         subsystems,
         hung_paths: facts.hung_paths.clone(),
+        needs_privileges: needs_privileges(facts),
         source: source.to_string(),
         generated_by: format!("surface-check {}", env!("CARGO_PKG_VERSION")),
+    }
+}
+
+/// The device nodes whose answers were refused for lack of privileges (`permission
+/// denied`), as absolute paths, each once: the DTX device, the event devices, hidraw
+/// nodes, video and media devices, and `/dev/kmsg` when the kernel log could be read
+/// neither from it nor from the journal.
+pub fn needs_privileges(facts: &Facts) -> Vec<String> {
+    let denied = ReadError::PermissionDenied.to_string();
+    let mut paths: Vec<String> = Vec::new();
+    paths.extend(refused(&facts.dtx.state, &denied));
+    if let Fact::Ok(inputs) = &facts.inputs {
+        paths.extend(inputs.iter().filter_map(|i| refused(&i.evdev, &denied)));
+    }
+    if let Fact::Ok(h) = &facts.hidraw {
+        paths.extend(h.iter().filter_map(|x| refused(&x.info, &denied)));
+    }
+    if let Fact::Ok(v) = &facts.video {
+        paths.extend(v.iter().filter_map(|x| refused(&x.caps, &denied)));
+    }
+    if let Fact::Ok(m) = &facts.media {
+        for x in m {
+            paths.extend(refused(&x.info, &denied));
+            paths.extend(refused(&x.topology, &denied));
+        }
+    }
+    // The log's fact names no device: its reason says what /dev/kmsg answered.
+    if let Fact::Unknown { reason, .. } = &facts.kernel_log
+        && reason.starts_with(&format!("/dev/kmsg: {denied}"))
+    {
+        paths.push("/dev/kmsg".into());
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    paths.retain(|p| seen.insert(p.clone()));
+    paths
+}
+
+/// The path (absolute) of a fact refused with `denied`.
+fn refused<T>(f: &Fact<T>, denied: &str) -> Option<String> {
+    match f {
+        Fact::Unknown { path, reason } if reason == denied => Some(ctx::slash(path)),
+        _ => None,
     }
 }
 

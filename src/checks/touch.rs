@@ -2,7 +2,8 @@
 
 use super::ctx::{Ctx, Has, Look, why};
 use super::{CheckDef, Outcome, SubsystemDef, Tag, fact};
-use crate::facts::Fact;
+use crate::facts::{BusDevice, Fact};
+use crate::root::ReadError;
 
 pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
     id: "touch",
@@ -66,7 +67,7 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
         CheckDef {
             id: "touch.hid",
             title: "IPTS HID device",
-            verifies: "The IPTS HID device (`0000:045E:0020/0021`) exists with a hidraw node.",
+            verifies: "The IPTS HID device (`0000:045E:0020/0021`) exists with a hidraw node; on the live system the node itself answers (`HIDIOCGRAWINFO`) with that bus, vendor and product, and a report descriptor (`HIDIOCGRDESCSIZE`).",
             rationale: "iptsd reads raw touch data from this hidraw node.",
             fix: "Reload the driver (`rmmod ipts && modprobe ipts`) and read `journalctl -k -b | grep -i ipts`.",
             requires: &["touch.ipts-bound"],
@@ -76,7 +77,7 @@ pub const SUBSYSTEM: SubsystemDef = SubsystemDef {
                 "§0, §1.6, §7 (iptsd presets; linux-surface#1319)",
             )],
             proven_by: "iptsd's virtual devices prove iptsd read the hidraw device",
-            captured: "The HID device and its hidraw child are in sysfs; /dev/hidrawN (and the legacy /dev/ipts) are judged only on the live root.",
+            captured: "The HID device and its hidraw child are in sysfs; /dev/hidrawN (and the legacy /dev/ipts) are judged only on the live root, and only there (as root) does the node answer with its ids; elsewhere sysfs decides.",
             run: hid,
         },
         CheckDef {
@@ -377,8 +378,9 @@ fn hid(c: &Ctx) -> Outcome {
     }
     let o = match c.ipts_hid() {
         Look::Found(d) if !d.children.is_empty() => {
-            Outcome::ok(format!("{} with {}", d.name, d.children.join(", ")))
-                .evidence(format!("/sys/bus/hid/devices/{}/hidraw", d.name))
+            let o = Outcome::ok(format!("{} with {}", d.name, d.children.join(", ")))
+                .evidence(format!("/sys/bus/hid/devices/{}/hidraw", d.name));
+            confirm_hidraw(c, d, o)
         }
         Look::Found(d) => {
             let o = Outcome::failed(format!("{} has no hidraw node", d.name))
@@ -410,6 +412,82 @@ fn hid(c: &Ctx) -> Outcome {
                 .as_notice("iptsd's input devices exist, so it reads the IPTS device")
                 .evidence_all(proof);
         }
+    }
+    o
+}
+
+/// The hidraw node's own answer (`HIDIOCGRAWINFO`, `HIDIOCGRDESCSIZE`) for the IPTS
+/// HID device `d` that sysfs shows: its bus, vendor and product must be the IPTS
+/// HID id of the device's name (045E:0021 on the 13", 045E:0020 on the 15"), and its
+/// report descriptor not empty. Without an answer (a captured tree, an unprivileged
+/// run, an older capture) sysfs decides, as `ok` already says.
+fn confirm_hidraw(c: &Ctx, d: &BusDevice, ok: Outcome) -> Outcome {
+    let t = &c.profile.touch;
+    let Some((bus, vendor, product)) = crate::facts::parse::hid_name(&d.name) else {
+        return ok;
+    };
+    let Fact::Ok(nodes) = &c.facts.hidraw else {
+        return ok;
+    };
+    let Some(h) = d
+        .children
+        .iter()
+        .find_map(|n| nodes.iter().find(|h| &h.sysname == n))
+    else {
+        return ok;
+    };
+    let node = format!("/dev/{}", h.sysname);
+    let info = match &h.info {
+        Fact::Ok(i) => i,
+        f => {
+            let reason = f.failure().and_then(|(_, r)| r).unwrap_or("not found");
+            // It matters only where nothing later shows iptsd reading the device, and
+            // only a run with privileges can read it.
+            if reason == ReadError::PermissionDenied.to_string() && virtual_devices(c).is_empty() {
+                return ok.evidence(why(f)).notice(format!(
+                    "the ids {node} answers with were not read ({reason}): sysfs names the IPTS device; run surface-check as root to confirm them"
+                ));
+            }
+            return ok.evidence(why(f));
+        }
+    };
+    let expected: Vec<u16> = match c.machine.variant {
+        Some(i) => vec![c.profile.variants[i].ipts_product],
+        None => c.profile.variants.iter().map(|v| v.ipts_product).collect(),
+    };
+    let answered = format!(
+        "{node}: HIDIOCGRAWINFO bus {:#06x}, {:04X}:{:04X}; HIDIOCGRDESCSIZE {} bytes",
+        info.bustype, info.vendor, info.product, info.descriptor_size
+    );
+    let ids_match = info.bustype == u32::from(bus)
+        && info.vendor == vendor
+        && info.vendor == t.hid_vendor
+        && info.product == product
+        && expected.contains(&info.product);
+    if !ids_match {
+        let want = expected
+            .iter()
+            .map(|p| format!("{:04X}:{p:04X}", t.hid_vendor))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let o = Outcome::failed(format!(
+            "{node}, the hidraw node of {}, answers as bus {:#06x} {:04X}:{:04X}, not the IPTS HID id {want} (bus {bus:#06x}) that sysfs names: the node is not the IPTS device",
+            d.name, info.bustype, info.vendor, info.product
+        ))
+        .evidence(format!("/sys/bus/hid/devices/{}/hidraw", d.name))
+        .evidence(answered)
+        .hint(format!(
+            "The cause is not shown: `udevadm info {node}` and `journalctl -k -b | grep -i -e ipts -e hidraw` tell which device the node belongs to."
+        ));
+        return o;
+    }
+    let mut o = ok.evidence(answered);
+    o.summary
+        .push_str(" (the node answers with the IPTS HID id)");
+    if info.descriptor_size == 0 {
+        o.notices.push(format!(
+            "{node} answers with an empty report descriptor (HIDIOCGRDESCSIZE 0): if touch does not work, `journalctl -k -b | grep -i ipts` tells what the driver logged"
+        ));
     }
     o
 }

@@ -200,6 +200,9 @@ pub fn human(r: &Report, color: bool, verbose: bool) -> String {
             )
         );
     }
+    if !r.needs_privileges.is_empty() {
+        let _ = writeln!(o, "\n{}", dim(&privileges_line(&r.needs_privileges), color));
+    }
     let _ = writeln!(
         o,
         "\noverall: {}",
@@ -216,4 +219,62 @@ pub fn human(r: &Report, color: bool, verbose: bool) -> String {
         );
     }
     o
+}
+
+/// One line for the device answers that needed privileges: which devices were not
+/// asked, and how to ask them. Numbered nodes of one kind are written once:
+/// `/dev/input/event{0,1,5}`.
+fn privileges_line(paths: &[String]) -> String {
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for p in paths {
+        let stem = p.trim_end_matches(|c: char| c.is_ascii_digit());
+        let number = &p[stem.len()..];
+        match groups
+            .iter_mut()
+            .find(|(s, n)| *s == stem && !n.is_empty() && !number.is_empty())
+        {
+            Some((_, n)) => n.push(number),
+            None if number.is_empty() => groups.push((p, Vec::new())),
+            None => groups.push((stem, vec![number])),
+        }
+    }
+    let shown: Vec<String> = groups
+        .into_iter()
+        .map(|(stem, mut n)| {
+            n.sort_by_key(|x| (x.len(), *x));
+            match n.as_slice() {
+                [] => stem.to_string(),
+                [one] => format!("{stem}{one}"),
+                many => format!("{stem}{{{}}}", many.join(",")),
+            }
+        })
+        .collect();
+    format!(
+        "permission denied, so these devices were not asked (run as root to ask them): {}",
+        shown.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::privileges_line;
+
+    #[test]
+    fn refused_devices_of_one_kind_are_written_once_in_number_order() {
+        let paths: Vec<String> = [
+            "/dev/surface/dtx",
+            "/dev/input/event0",
+            "/dev/input/event10",
+            "/dev/input/event2",
+            "/dev/video0",
+            "/dev/kmsg",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            privileges_line(&paths),
+            "permission denied, so these devices were not asked (run as root to ask them): \
+             /dev/surface/dtx, /dev/input/event{0,2,10}, /dev/video0, /dev/kmsg"
+        );
+    }
 }

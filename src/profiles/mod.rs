@@ -80,6 +80,9 @@ pub struct Camera {
     pub vcm: Driver,
     pub firmware: &'static [&'static str],
     pub cio2_media_model: &'static str,
+    /// Name prefix of CIO2's CSI-2 receiver entities in its media graph
+    /// (`ipu3-csi2 0` .. `ipu3-csi2 3`), which each sensor's source pad links to.
+    pub csi2_entity: &'static str,
     pub atomisp_modules: &'static [&'static str],
     /// I2C controllers that host the sensors; absent when cameras are off in UEFI.
     pub i2c_controllers: &'static [&'static str],

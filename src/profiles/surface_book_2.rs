@@ -221,6 +221,9 @@ pub static SURFACE_BOOK_2: Profile = Profile {
             "intel/irci_irci_ecr-master_20161208_0213_20170112_1500.bin",
         ],
         cio2_media_model: "Intel IPU3 CIO2",
+        // §1.7 media graph: receivers `ipu3-csi2 0..3` (K ipu3-cio2.h CIO2_ENTITY_NAME;
+        // linux-surface#2188, #2183 media-ctl dumps).
+        csi2_entity: "ipu3-csi2",
         atomisp_modules: &["atomisp", "atomisp_ov5693"],
         i2c_controllers: &["0000:00:15.2", "0000:00:15.3"],
     },
