@@ -10,6 +10,7 @@ pub mod checks;
 pub mod cli;
 pub mod docs;
 pub mod facts;
+pub mod livetest;
 pub mod profiles;
 pub mod report;
 pub mod root;

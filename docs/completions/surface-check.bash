@@ -31,6 +31,9 @@ _surface__check() {
             surface__check,status)
                 cmd="surface__check__subcmd__status"
                 ;;
+            surface__check,test)
+                cmd="surface__check__subcmd__test"
+                ;;
             surface__check__subcmd__help,capture)
                 cmd="surface__check__subcmd__help__subcmd__capture"
                 ;;
@@ -46,6 +49,9 @@ _surface__check() {
             surface__check__subcmd__help,status)
                 cmd="surface__check__subcmd__help__subcmd__status"
                 ;;
+            surface__check__subcmd__help,test)
+                cmd="surface__check__subcmd__help__subcmd__test"
+                ;;
             *)
                 ;;
         esac
@@ -53,7 +59,7 @@ _surface__check() {
 
     case "${cmd}" in
         surface__check)
-            opts="-h -V --help --version status explain checks capture help"
+            opts="-h -V --help --version status explain checks capture test help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -133,7 +139,7 @@ _surface__check() {
             return 0
             ;;
         surface__subcmd__check__subcmd__help)
-            opts="status explain checks capture help"
+            opts="status explain checks capture test help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -216,6 +222,20 @@ _surface__check() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        surface__subcmd__check__subcmd__help__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         surface__subcmd__check__subcmd__status)
             opts="-v -h --local --root --read-timeout --deadline --dmesg --from --json --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -245,6 +265,24 @@ _surface__check() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        surface__subcmd__check__subcmd__test)
+            opts="-h --timeout --json --power --help touch pen keyboard buttons lid detach camera"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

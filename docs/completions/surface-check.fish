@@ -30,6 +30,7 @@ complete -c surface-check -n "__fish_surface_check_needs_command" -f -a "status"
 complete -c surface-check -n "__fish_surface_check_needs_command" -f -a "explain" -d 'Print the documentation of one check'
 complete -c surface-check -n "__fish_surface_check_needs_command" -f -a "checks" -d 'List every check'
 complete -c surface-check -n "__fish_surface_check_needs_command" -f -a "capture" -d 'Write this machine\'s facts as JSON, with serial numbers, MAC addresses, UUIDs, host and user names redacted, for `status --from` elsewhere'
+complete -c surface-check -n "__fish_surface_check_needs_command" -f -a "test" -d 'Ask you to use a device (touch, pen, keyboard, buttons, lid, detach, camera) and report what it sent'
 complete -c surface-check -n "__fish_surface_check_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c surface-check -n "__fish_surface_check_using_subcommand status" -l root -d 'Read a captured tree instead of `/` (paths resolve inside it as under chroot)' -r -F
 complete -c surface-check -n "__fish_surface_check_using_subcommand status" -l read-timeout -d 'Give up on a read that blocks longer than this many milliseconds' -r
@@ -52,8 +53,13 @@ complete -c surface-check -n "__fish_surface_check_using_subcommand capture" -l 
 complete -c surface-check -n "__fish_surface_check_using_subcommand capture" -l deadline -d 'End the whole probe after this many milliseconds: reads not made by then are reported unknown (a healthy machine takes a few milliseconds)' -r
 complete -c surface-check -n "__fish_surface_check_using_subcommand capture" -l dmesg -d 'Use FILE as the kernel log of the boot (`dmesg` or `journalctl -k` output, a hw-probe upload) instead of `/dev/kmsg` or the journal; a captured tree has no kernel log without it' -r -F
 complete -c surface-check -n "__fish_surface_check_using_subcommand capture" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c surface-check -n "__fish_surface_check_using_subcommand help; and not __fish_seen_subcommand_from status explain checks capture help" -f -a "status" -d 'Diagnose this machine, a captured root tree, or a capture file'
-complete -c surface-check -n "__fish_surface_check_using_subcommand help; and not __fish_seen_subcommand_from status explain checks capture help" -f -a "explain" -d 'Print the documentation of one check'
-complete -c surface-check -n "__fish_surface_check_using_subcommand help; and not __fish_seen_subcommand_from status explain checks capture help" -f -a "checks" -d 'List every check'
-complete -c surface-check -n "__fish_surface_check_using_subcommand help; and not __fish_seen_subcommand_from status explain checks capture help" -f -a "capture" -d 'Write this machine\'s facts as JSON, with serial numbers, MAC addresses, UUIDs, host and user names redacted, for `status --from` elsewhere'
-complete -c surface-check -n "__fish_surface_check_using_subcommand help; and not __fish_seen_subcommand_from status explain checks capture help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c surface-check -n "__fish_surface_check_using_subcommand test" -l timeout -d 'Stop listening after this many seconds' -r
+complete -c surface-check -n "__fish_surface_check_using_subcommand test" -l json -d 'Print the result as one JSON object on standard output (the prompt and the countdown go to standard error)'
+complete -c surface-check -n "__fish_surface_check_using_subcommand test" -l power -d '`buttons`: ask for the power button too (it may suspend the machine)'
+complete -c surface-check -n "__fish_surface_check_using_subcommand test" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c surface-check -n "__fish_surface_check_using_subcommand help; and not __fish_seen_subcommand_from status explain checks capture test help" -f -a "status" -d 'Diagnose this machine, a captured root tree, or a capture file'
+complete -c surface-check -n "__fish_surface_check_using_subcommand help; and not __fish_seen_subcommand_from status explain checks capture test help" -f -a "explain" -d 'Print the documentation of one check'
+complete -c surface-check -n "__fish_surface_check_using_subcommand help; and not __fish_seen_subcommand_from status explain checks capture test help" -f -a "checks" -d 'List every check'
+complete -c surface-check -n "__fish_surface_check_using_subcommand help; and not __fish_seen_subcommand_from status explain checks capture test help" -f -a "capture" -d 'Write this machine\'s facts as JSON, with serial numbers, MAC addresses, UUIDs, host and user names redacted, for `status --from` elsewhere'
+complete -c surface-check -n "__fish_surface_check_using_subcommand help; and not __fish_seen_subcommand_from status explain checks capture test help" -f -a "test" -d 'Ask you to use a device (touch, pen, keyboard, buttons, lid, detach, camera) and report what it sent'
+complete -c surface-check -n "__fish_surface_check_using_subcommand help; and not __fish_seen_subcommand_from status explain checks capture test help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -66,6 +66,40 @@ pub enum Command {
         #[command(flatten)]
         source: RootArgs,
     },
+    /// Ask you to use a device (touch, pen, keyboard, buttons, lid, detach, camera)
+    /// and report what it sent.
+    #[command(
+        long_about = "Ask you to use a device and report what it sent: what arrived and \
+what did not.\n\n\
+Runs on this machine only (the devices must be live). Prints what to do and a countdown, listens \
+to the device's events until what the test asks for arrived or the timeout passed, then says \
+what arrived. `test camera` asks libcamera's `cam` for the cameras and captures one frame from \
+each.\n\n\
+Once the devices are open, one line per device goes to standard error, all at once: \
+`surface-check: listening on /dev/input/eventN (NAME)`; a script injecting events waits for it.\n\n\
+Exit status: 0 when everything asked for arrived, 1 when something did not (timeout, or \
+interrupted with Ctrl-C), 2 when the test could not run (no such device, permission denied, \
+the device went away)."
+    )]
+    Test(TestArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TestArgs {
+    /// What to test.
+    #[arg(value_enum)]
+    pub test: crate::livetest::TestName,
+    /// Stop listening after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+    /// Print the result as one JSON object on standard output (the prompt and the
+    /// countdown go to standard error).
+    #[arg(long)]
+    pub json: bool,
+    /// `buttons`: ask for the power button too (it may suspend the machine).
+    #[arg(long)]
+    pub power: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -169,6 +203,20 @@ fn run_to(cli: Cli, mut out: &mut impl Write) -> Result<i32> {
                 write!(out, "{}", crate::docs::checks_list())?;
             }
             Ok(0)
+        }
+        Command::Test(a) => {
+            if a.power && a.test != crate::livetest::TestName::Buttons {
+                bail!("--power is for `test buttons` only");
+            }
+            crate::livetest::run(
+                &crate::livetest::Options {
+                    test: a.test,
+                    timeout: Duration::from_secs(a.timeout),
+                    json: a.json,
+                    power: a.power,
+                },
+                out,
+            )
         }
         Command::Capture { output, source } => {
             // Where the capture goes is checked before the probe: a directory or a
