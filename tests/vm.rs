@@ -2,18 +2,26 @@
 //!
 //! Fixture trees encode our own idea of sysfs and procfs; this test boots a Debian 12
 //! kernel under QEMU (TCG) with the Surface Book 2 13"'s SMBIOS identity, loads real
-//! modules (vivid for V4L2 and media-controller nodes, uinput, evdev, surface_gpe) and
-//! runs `surface-check capture` and `status --local --json` in the guest twice
+//! modules (vivid for V4L2 and media-controller nodes, uinput, uhid, evdev, hid-generic,
+//! surface_gpe) and runs `surface-check capture` and `status --local --json` in the
+//! guest twice, and `status` once more each time as the unprivileged user 65534
 //! (tests/vm/init.sh):
 //!
-//! 1. with iptsd's virtual touchscreen and stylus and a keyboard with the base's ids,
-//!    all made through uinput (examples/vm-uinput.rs);
-//! 2. with the base attached: the uinput keyboard gone, and a USB gadget with the base
-//!    keyboard's ids (045e:0922) plugged into dummy_hcd, which usbhid and hid-generic
-//!    bind like the real one.
+//! 1. with devices made through uinput (examples/vm-uinput.rs): iptsd's virtual
+//!    touchscreen and stylus, a keyboard with the base's ids, gpio-keys buttons, the
+//!    lid switch and the DTX device-mode switch in tablet mode; and the IPTS HID device
+//!    (045E:0021) made through uhid (examples/vm-uhid.rs), which hid-generic binds and
+//!    gives a hidraw node. Then `surface-check test` for touch, pen, keyboard, buttons
+//!    and lid while vm-uinput injects the events (with `--json` and as a person sees
+//!    it), once with nothing injected, and `test camera` and `test detach`;
+//! 2. with the base attached: the uinput keyboard gone, the DTX switch in laptop mode,
+//!    and a USB gadget with the base keyboard's ids (045e:0922) plugged into dummy_hcd,
+//!    which usbhid and hid-generic bind like the real one.
 //!
-//! Each round the guest also prints the kernel's own view (sysfs links, device numbers;
-//! dmesg at the end), which the facts are held against.
+//! Each round the guest also prints the kernel's own view (sysfs links, device numbers
+//! and modes; dmesg at the end), which the facts are held against; before the first,
+//! the answers of vivid's video nodes and media device to raw V4L2 and media ioctls,
+//! and what MEDIA_IOC_SETUP_LINK says to changing a link (examples/vm-media.rs).
 //!
 //! Needs qemu-system-x86_64, apt-get with current lists, dpkg-deb, depmod (kmod) and
 //! ldd; without any of them the test fails. One boot serves every test here.
@@ -298,13 +306,15 @@ fn the_guest_ran_surface_check_without_a_panic() {
             section(&format!("capture{sfx}.err"))
         );
         // Exit 1: this stock kernel on a machine without the SB2's hardware fails checks.
-        assert_eq!(
-            b.value(&format!("status{sfx} rc")),
-            Some("1"),
-            "{}",
-            section(&format!("status{sfx}.err"))
-        );
-        for err in ["capture", "status"] {
+        for status in ["status", "status-user"] {
+            assert_eq!(
+                b.value(&format!("{status}{sfx} rc")),
+                Some("1"),
+                "{}",
+                section(&format!("{status}{sfx}.err"))
+            );
+        }
+        for err in ["capture", "status", "status-user"] {
             let text = section(&format!("{err}{sfx}.err"));
             assert!(
                 !text.contains("ERROR") && !text.contains("WARN"),
@@ -323,11 +333,20 @@ fn the_report_validates_and_dmi_says_surface_book_2_13() {
     common::assert_schema(r);
     let m = &r["machine"];
     assert_eq!(m["model"], "surface-book-2-13", "{m}");
-    assert_eq!(m["model_source"], "dmi-sku", "{m}");
+    // The IPTS HID device made through uhid (045E:0021) tells the 13" best.
+    assert_eq!(m["model_source"], "ipts-hid", "{m}");
     // Every piece of evidence that decided the model is named.
+    let ipts = uinput_round()
+        .bus("hid")
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .find(|n| n.starts_with("0000:045E:0021."))
+        .expect("the IPTS HID device");
     assert_eq!(
         m["model_evidence"],
-        "/sys/class/dmi/id/product_name: Surface Book 2; /sys/class/dmi/id/board_name: Surface Book 2; /sys/class/dmi/id/product_sku: Surface_Book_1832"
+        format!(
+            "/sys/class/dmi/id/product_name: Surface Book 2; /sys/class/dmi/id/board_name: Surface Book 2; /sys/class/dmi/id/product_sku: Surface_Book_1832; /sys/bus/hid/devices/{ipts}"
+        )
     );
     assert_eq!(m["vendor"], "Microsoft Corporation");
     assert_eq!(m["product"], "Surface Book 2");
@@ -438,7 +457,14 @@ fn loaded_modules_come_from_proc_modules() {
     assert!(used_by("videodev").contains(&"vivid"));
     assert!(used_by("mc").contains(&"videodev"));
     // The open /dev/uinput descriptors hold uinput: one per device vm-uinput made.
-    assert_eq!(loaded["uinput"]["refcount"], 3);
+    assert_eq!(
+        loaded["uinput"]["refcount"],
+        uinput_specs("uinput").len(),
+        "{}",
+        loaded["uinput"]
+    );
+    // The open /dev/uhid descriptor holds uhid.
+    assert_eq!(loaded["uhid"]["refcount"], 1, "{}", loaded["uhid"]);
 
     let sys_module: BTreeSet<&str> = ok(&facts()["modules"]["sys_module"], "sys/module")
         .as_array()
@@ -566,25 +592,30 @@ fn the_module_tree_is_parsed_from_the_real_index_files() {
     );
 }
 
+/// The one uinput device named `name` in `r`: uinput devices are virtual, without a
+/// parent device (the base's USB devices share the keyboard's name).
+fn uinput_device<'a>(r: &'a Round, name: &str) -> &'a Value {
+    let found: Vec<&Value> = r
+        .inputs_named(name)
+        .into_iter()
+        .filter(|i| i["parent"].is_null())
+        .collect();
+    assert_eq!(found.len(), 1, "uinput devices named {name:?}: {found:?}");
+    found[0]
+}
+
 /// Asserts that the devices in `specs` exist in `r` with exactly the bits set.
 fn assert_uinput(r: &Round, specs: &[Value]) {
     for s in specs {
         let name = s["name"].as_str().unwrap();
-        // uinput devices are virtual: no parent device (the base's USB devices share
-        // the keyboard's name), and no phys unless set.
-        let found: Vec<&Value> = r
-            .inputs_named(name)
-            .into_iter()
-            .filter(|i| i["parent"].is_null())
-            .collect();
-        assert_eq!(found.len(), 1, "uinput devices named {name:?}: {found:?}");
-        let i = found[0];
-        assert!(i["phys"].is_null(), "{name}: {}", i["phys"]);
+        let i = uinput_device(r, name);
+        // No phys unless set, as the real driver does.
+        assert_eq!(i["phys"], s["phys"], "{name}");
         let id = ok(&i["id"], name);
         assert_eq!(id["bustype"], s["bustype"], "{name}");
-        assert_eq!(id["vendor"], 0x045e, "{name}");
+        assert_eq!(id["vendor"], s["vendor"], "{name}");
         assert_eq!(id["product"], s["product"], "{name}");
-        assert_eq!(id["version"], 1, "{name}");
+        assert_eq!(id["version"], s["version"], "{name}");
         let caps = &i["capabilities"];
         let cap = |k: &str| u16s(ok(&caps[k], &format!("{name} {k}")));
         // The kernel adds EV_SYN to every device; everything else is what was set.
@@ -596,7 +627,7 @@ fn assert_uinput(r: &Round, specs: &[Value]) {
         assert_eq!(cap("abs"), u16s(&s["abs"]), "{name} abs");
         assert_eq!(cap("msc"), u16s(&s["msc"]), "{name} msc");
         assert_eq!(cap("rel"), Vec::<u16>::new(), "{name} rel");
-        assert_eq!(cap("sw"), Vec::<u16>::new(), "{name} sw");
+        assert_eq!(cap("sw"), u16s(&s["sw"]), "{name} sw");
         assert_eq!(
             u16s(ok(&i["properties"], name)),
             u16s(&s["prop"]),
@@ -608,11 +639,12 @@ fn assert_uinput(r: &Round, specs: &[Value]) {
 #[test]
 fn uinput_devices_carry_their_ids_and_exactly_the_bits_set() {
     let specs = uinput_specs("uinput");
-    assert_eq!(specs.len(), 3, "{specs:?}");
+    assert_eq!(specs.len(), 6, "{specs:?}");
     assert_uinput(uinput_round(), &specs);
-    // Round 2 made the touchscreen and stylus again, without the keyboard.
+    // Round 2 made the devices again, without the keyboard.
     let specs = uinput_specs("uinput-base");
-    assert_eq!(specs.len(), 2, "{specs:?}");
+    assert_eq!(specs.len(), 5, "{specs:?}");
+    assert!(specs.iter().all(|s| s["kind"] != "keyboard"), "{specs:?}");
     assert_uinput(base_round(), &specs);
     let ui = uinput_round();
     // The Surface Book 2's identities, independently of what vm-uinput reports.
@@ -794,6 +826,9 @@ fn input_verdicts_follow_the_real_devices() {
         "{kb}"
     );
     assert_eq!(r["machine"]["base"], "unknown");
+    // The lid and the DTX switch made through uinput report their switches.
+    assert_eq!(common::check_status(r, "input.lid"), "ok");
+    assert_eq!(common::check_status(r, "input.tablet-mode"), "ok");
     let tp = common::check(r, "input.touchpad");
     assert_eq!(tp["status"], "unknown", "{tp}");
     assert_eq!(tp["summary"], "not checked: input.keyboard is failed");
@@ -896,12 +931,21 @@ fn the_base_on_usb_is_read_from_the_real_usb_and_hid_buses() {
     assert_eq!(ifaces.len(), 2, "{ifaces:?}");
     assert!(ifaces.iter().all(|d| d["driver"] == "usbhid"), "{ifaces:?}");
 
-    // Its two HID devices, named BUS:VENDOR:PRODUCT.N, with their hidraw nodes.
-    let hid = r.bus("hid");
-    let names: BTreeSet<&str> = hid.iter().map(|d| d["name"].as_str().unwrap()).collect();
+    // Its two HID devices, named BUS:VENDOR:PRODUCT.N, with their hidraw nodes, beside
+    // the IPTS device made through uhid (bus 0).
+    let all_hid = r.bus("hid");
+    let names: BTreeSet<&str> = all_hid
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, r.listed("/sys/bus/hid/devices"));
+    assert_eq!(all_hid.len(), 3, "{all_hid:?}");
+    let hid: Vec<&Value> = all_hid
+        .iter()
+        .filter(|d| d["name"].as_str().unwrap().starts_with("0003:"))
+        .collect();
     assert_eq!(hid.len(), 2, "{hid:?}");
-    for d in hid {
+    for d in &hid {
         let name = d["name"].as_str().unwrap();
         assert_eq!(
             surface_check::facts::parse::hid_name(name),
@@ -1038,4 +1082,732 @@ fn the_kernel_log_is_read_from_dev_kmsg_of_the_real_kernel() {
             "{lines:?}"
         );
     }
+}
+
+/// The lines of a helper's section that start with `prefix `, parsed as JSON.
+fn tagged(section_name: &str, prefix: &str) -> Vec<Value> {
+    let tag = format!("{prefix} ");
+    section(section_name)
+        .lines()
+        .filter_map(|l| l.strip_prefix(tag.as_str()))
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{section_name}: {l:?}: {e}")))
+        .collect()
+}
+
+fn one_tagged(section_name: &str, prefix: &str) -> Value {
+    let mut v = tagged(section_name, prefix);
+    assert_eq!(v.len(), 1, "{section_name}: {prefix}: {v:?}");
+    v.remove(0)
+}
+
+const SW_LID: u16 = 0x00;
+const SW_TABLET_MODE: u16 = 0x01;
+const KEY_VOLUMEUP: u16 = 115;
+
+/// The IPTS HID device made through /dev/uhid: the kernel's hidraw node answers with
+/// the ids and descriptor size vm-uhid gave it, in both rounds.
+#[test]
+fn the_uhid_ipts_device_answers_its_ids_through_hidraw() {
+    let text = section("uhid");
+    assert!(text.contains("VM-UHID ready"), "vm-uhid failed:\n{text}");
+    let made = one_tagged("uhid", "VM-UHID");
+    assert_eq!(made["name"], "IPTS 045E:0021");
+    let size = made["descriptor_size"].as_u64().unwrap();
+    assert!(size > 0);
+    for r in rounds() {
+        // The kernel's name for it: bus 0, as the IPTS driver registers it, bound by
+        // hid-generic, with one hidraw node.
+        let hid = r.bus("hid");
+        let ipts: Vec<&Value> = hid
+            .iter()
+            .filter(|d| d["name"].as_str().unwrap().starts_with("0000:045E:0021."))
+            .collect();
+        assert_eq!(ipts.len(), 1, "round {:?}: {hid:?}", r.suffix);
+        let d = ipts[0];
+        let name = d["name"].as_str().unwrap();
+        assert_eq!(d["driver"], "hid-generic", "{d}");
+        let sys = r.sys(&format!("/sys/bus/hid/devices/{name}"));
+        assert_eq!(strs(&d["children"]), sys.hidraw, "{name}");
+        assert_eq!(sys.hidraw.len(), 1, "{name}");
+        let node = &sys.hidraw[0];
+
+        let raws = ok(&r.facts["hidraw"], "hidraw").as_array().unwrap();
+        // Every hidraw node the kernel has, and no other.
+        let listed: BTreeSet<&str> = raws
+            .iter()
+            .map(|h| h["sysname"].as_str().unwrap())
+            .collect();
+        let want: BTreeSet<&str> = r
+            .nodes
+            .keys()
+            .filter_map(|p| p.strip_prefix("/dev/"))
+            .filter(|n| n.starts_with("hidraw"))
+            .collect();
+        assert_eq!(listed, want, "round {:?}", r.suffix);
+        let h = raws
+            .iter()
+            .find(|h| h["sysname"] == node.as_str())
+            .unwrap_or_else(|| panic!("no {node} in {raws:?}"));
+        assert_eq!(h["hid_device"], name, "{h}");
+        r.assert_node(&h["node"], &format!("/dev/{node}"));
+        let info = ok(&h["info"], node);
+        assert_eq!(info["bustype"], made["bustype"], "{info}");
+        assert_eq!(info["bustype"], 0, "{info}");
+        assert_eq!(info["vendor"], 0x045e, "{info}");
+        assert_eq!(info["product"], 0x0021, "{info}");
+        assert_eq!(info["descriptor_size"], size, "{info}");
+        // Every other hidraw node answers too, with the ids in its HID device's name.
+        for h in raws {
+            let info = ok(&h["info"], "hidraw info");
+            let dev = h["hid_device"].as_str().unwrap();
+            let (bus, vendor, product) = surface_check::facts::parse::hid_name(dev).unwrap();
+            assert_eq!(
+                (&info["bustype"], &info["vendor"], &info["product"]),
+                (&bus.into(), &vendor.into(), &product.into()),
+                "{h}"
+            );
+            assert!(info["descriptor_size"].as_u64().unwrap() > 0, "{h}");
+        }
+    }
+}
+
+/// What each event device answers to the EVIOCG* ioctls: exactly what vm-uinput made,
+/// the same bits sysfs shows, and the switches in the state vm-uinput reported.
+#[test]
+fn evdev_answers_carry_the_uinput_bits_and_switch_states() {
+    for (r, sect) in [(uinput_round(), "uinput"), (base_round(), "uinput-base")] {
+        for s in uinput_specs(sect) {
+            let name = s["name"].as_str().unwrap();
+            let i = uinput_device(r, name);
+            let e = ok(&i["evdev"], name);
+            assert_eq!(e["name"], name);
+            for k in ["bustype", "vendor", "product", "version"] {
+                assert_eq!(e["id"][k], s[k], "{name} {k}");
+            }
+            let mut ev = u16s(&s["ev"]);
+            ev.push(0);
+            ev.sort_unstable();
+            assert_eq!(u16s(&e["ev"]), ev, "{name} ev");
+            assert_eq!(u16s(&e["keys"]), u16s(&s["key"]), "{name} keys");
+            assert_eq!(u16s(&e["abs"]), u16s(&s["abs"]), "{name} abs");
+            assert_eq!(u16s(&e["switches"]), u16s(&s["sw"]), "{name} switches");
+            assert_eq!(u16s(&e["properties"]), u16s(&s["prop"]), "{name} props");
+            assert_eq!(
+                u16s(&e["switches_on"]),
+                u16s(&s["switches_on"]),
+                "{name} switches_on, round {:?}",
+                r.suffix
+            );
+        }
+        // Every event device's answers agree with its sysfs bitmaps.
+        for i in r.inputs() {
+            let sysname = i["sysname"].as_str().unwrap();
+            let e = ok(&i["evdev"], sysname);
+            assert_eq!(e["name"], i["name"]["ok"], "{sysname}");
+            assert_eq!(e["id"], i["id"]["ok"], "{sysname}");
+            let caps = |k: &str| u16s(ok(&i["capabilities"][k], k));
+            assert_eq!(u16s(&e["ev"]), caps("ev"), "{sysname} ev");
+            assert_eq!(u16s(&e["keys"]), caps("key"), "{sysname} keys");
+            assert_eq!(u16s(&e["abs"]), caps("abs"), "{sysname} abs");
+            assert_eq!(u16s(&e["switches"]), caps("sw"), "{sysname} sw");
+            assert_eq!(
+                u16s(&e["properties"]),
+                u16s(ok(&i["properties"], sysname)),
+                "{sysname} properties"
+            );
+            // A switch that is on is a switch the device has.
+            for on in u16s(&e["switches_on"]) {
+                assert!(caps("sw").contains(&on), "{sysname}: {e}");
+            }
+        }
+    }
+    // Independently of what vm-uinput says: the touchscreen is direct multi-touch, the
+    // stylus a pen, the keyboard has keys; the lid is open; the DTX switch says tablet
+    // mode without the base and laptop mode with it.
+    let ui = uinput_round();
+    let ev = |r: &Round, name: &str| ok(&uinput_device(r, name)["evdev"], name).clone();
+    let ts = ev(ui, "IPTSD Virtual Touchscreen 045E:0021");
+    assert!(u16s(&ts["abs"]).contains(&ABS_MT_POSITION_X), "{ts}");
+    assert!(u16s(&ts["abs"]).contains(&ABS_MT_POSITION_Y), "{ts}");
+    assert!(u16s(&ts["properties"]).contains(&INPUT_PROP_DIRECT), "{ts}");
+    let pen = ev(ui, "IPTSD Virtual Stylus 045E:0021");
+    assert!(u16s(&pen["keys"]).contains(&BTN_TOOL_PEN), "{pen}");
+    let kb = ev(ui, "Microsoft Surface Keyboard");
+    assert!(u16s(&kb["keys"]).contains(&KEY_Q), "{kb}");
+    let buttons = ev(ui, "gpio-keys");
+    assert!(u16s(&buttons["keys"]).contains(&KEY_VOLUMEUP), "{buttons}");
+    for r in rounds() {
+        let lid = ev(r, "Lid Switch");
+        assert_eq!(u16s(&lid["switches"]), [SW_LID], "{lid}");
+        assert_eq!(u16s(&lid["switches_on"]), Vec::<u16>::new(), "{lid}");
+    }
+    let dtx = "Microsoft Surface DTX Device Mode Switch";
+    assert_eq!(u16s(&ev(ui, dtx)["switches_on"]), [SW_TABLET_MODE]);
+    assert_eq!(u16s(&ev(base_round(), dtx)["switches"]), [SW_TABLET_MODE]);
+    assert_eq!(
+        u16s(&ev(base_round(), dtx)["switches_on"]),
+        Vec::<u16>::new()
+    );
+}
+
+const V4L2_CAP_VIDEO_CAPTURE: u64 = 0x1;
+const V4L2_CAP_VIDEO_CAPTURE_MPLANE: u64 = 0x1000;
+const V4L2_CAP_STREAMING: u64 = 0x0400_0000;
+const V4L2_CAP_DEVICE_CAPS: u64 = 0x8000_0000;
+const MEDIA_LNK_FL_INTERFACE_LINK: u64 = 1 << 28;
+const MEDIA_INTF_T_V4L_VIDEO: u64 = 0x200;
+
+/// vivid's video nodes and media device answer VIDIOC_QUERYCAP, MEDIA_IOC_DEVICE_INFO
+/// and MEDIA_IOC_G_TOPOLOGY as the guest's own raw ioctls (examples/vm-media.rs) saw.
+#[test]
+fn vivid_answers_querycap_device_info_and_topology_as_the_kernel_does() {
+    let b = boot();
+    assert_eq!(b.value("vm-media rc"), Some("0"), "{}", section("media"));
+    let querycaps = tagged("media", "VM-MEDIA querycap");
+    let info = one_tagged("media", "VM-MEDIA info");
+    let topo = one_tagged("media", "VM-MEDIA topology");
+    for r in rounds() {
+        let video = ok(&r.facts["video"], "video4linux").as_array().unwrap();
+        let nodes: Vec<&Value> = video
+            .iter()
+            .filter(|v| {
+                v["sysname"]
+                    .as_str()
+                    .unwrap()
+                    .strip_prefix("video")
+                    .is_some_and(|n| n.parse::<u32>().is_ok())
+            })
+            .collect();
+        assert_eq!(nodes.len(), querycaps.len(), "{querycaps:?}");
+        for v in &nodes {
+            let sysname = v["sysname"].as_str().unwrap();
+            let raw = querycaps
+                .iter()
+                .find(|q| q["node"] == format!("/dev/{sysname}"))
+                .unwrap_or_else(|| panic!("the guest queried no /dev/{sysname}"));
+            let caps = ok(&v["caps"], sysname);
+            assert_eq!(caps["driver"], "vivid", "{sysname}: {caps}");
+            assert_eq!(caps["bus_info"], "platform:vivid-000", "{sysname}: {caps}");
+            for k in [
+                "driver",
+                "card",
+                "bus_info",
+                "version",
+                "capabilities",
+                "device_caps",
+            ] {
+                assert_eq!(caps[k], raw[k], "{sysname} {k}");
+            }
+            // The kernel's own version (Debian's 6.1.0-N package is upstream 6.1.x).
+            let kversion = ok(&r.facts["kernel"]["version"], "version")
+                .as_str()
+                .unwrap();
+            let v = caps["version"].as_str().unwrap();
+            assert!(
+                kversion.contains(&format!(" Debian {v}-")),
+                "{v}: {kversion}"
+            );
+            let all = caps["capabilities"].as_u64().unwrap();
+            assert_ne!(all & V4L2_CAP_DEVICE_CAPS, 0, "{caps}");
+            let dc = caps["device_caps"].as_u64().unwrap();
+            assert_eq!(
+                caps["capture"],
+                dc & (V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_VIDEO_CAPTURE_MPLANE) != 0,
+                "{caps}"
+            );
+            assert_eq!(caps["streaming"], dc & V4L2_CAP_STREAMING != 0, "{caps}");
+        }
+        // vivid's video capture node captures and streams; its output node does not
+        // capture.
+        let caps_of = |n: &str| {
+            let v = nodes
+                .iter()
+                .find(|v| v["name"]["ok"] == n)
+                .unwrap_or_else(|| panic!("no {n}"));
+            ok(&v["caps"], n).clone()
+        };
+        let cap = caps_of("vivid-000-vid-cap");
+        assert_eq!(
+            (&cap["capture"], &cap["streaming"]),
+            (&true.into(), &true.into())
+        );
+        let out = caps_of("vivid-000-vid-out");
+        assert_eq!(out["capture"], false, "{out}");
+        assert_eq!(out["streaming"], true, "{out}");
+
+        let m = &ok(&r.facts["media"], "media").as_array().unwrap()[0];
+        let mi = ok(&m["info"], "media0 info");
+        assert_eq!(mi["driver"], "vivid", "{mi}");
+        assert_eq!(mi["bus_info"], "platform:vivid-000", "{mi}");
+        for k in [
+            "driver",
+            "model",
+            "bus_info",
+            "hw_revision",
+            "driver_version",
+            "media_version",
+        ] {
+            assert_eq!(mi[k], info[k], "media0 {k}");
+        }
+        let t = ok(&m["topology"], "media0 topology");
+        for k in ["version", "entities", "interfaces", "pads", "links"] {
+            assert_eq!(t[k], topo[k], "media0 topology {k}");
+        }
+        // The graph as vivid builds it: an entity per video node (named like it), each
+        // with its interface (the node's device number, as `stat` saw it) linked to it;
+        // pads; no data links.
+        let entities = t["entities"].as_array().unwrap();
+        let interfaces = t["interfaces"].as_array().unwrap();
+        let links = t["links"].as_array().unwrap();
+        let pads = t["pads"].as_array().unwrap();
+        assert!(!pads.is_empty(), "{t}");
+        for p in pads {
+            assert!(
+                entities.iter().any(|e| e["id"] == p["entity_id"]),
+                "pad {p} of no entity"
+            );
+        }
+        for l in links {
+            assert_eq!(
+                l["flags"].as_u64().unwrap() & (0xf << 28),
+                MEDIA_LNK_FL_INTERFACE_LINK,
+                "vivid has only interface links: {l}"
+            );
+        }
+        for v in &nodes {
+            let sysname = v["sysname"].as_str().unwrap();
+            let (major, minor) = r.nodes[&format!("/dev/{sysname}")];
+            let intf = interfaces
+                .iter()
+                .find(|i| i["major"] == major && i["minor"] == minor)
+                .unwrap_or_else(|| panic!("no interface {major}:{minor} for {sysname}: {t}"));
+            assert_eq!(intf["intf_type"], MEDIA_INTF_T_V4L_VIDEO, "{intf}");
+            let link = links
+                .iter()
+                .find(|l| l["source_id"] == intf["id"])
+                .unwrap_or_else(|| panic!("interface {intf} has no link"));
+            let entity = entities
+                .iter()
+                .find(|e| e["id"] == link["sink_id"])
+                .unwrap_or_else(|| panic!("link {link} to no entity"));
+            assert_eq!(entity["name"], v["name"]["ok"], "{sysname}");
+        }
+    }
+
+    // Changing a link: vivid has no data link to enable or disable, and an interface
+    // link cannot be set up through MEDIA_IOC_SETUP_LINK; the kernel says EINVAL to
+    // both, and the graph is unchanged.
+    let answers = tagged("media", "VM-MEDIA setup_link");
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    for a in &answers {
+        assert_eq!(a["answer"], "EINVAL", "{a}");
+    }
+    let after = one_tagged("media", "VM-MEDIA topology-after");
+    assert_eq!(after, topo);
+    assert!(section("media").ends_with("VM-MEDIA done"));
+}
+
+/// No udev in the guest: devtmpfs gives event, hidraw, video and media nodes to root
+/// alone (0600), as a distribution's nodes are to a user outside their groups.
+#[test]
+fn device_nodes_are_root_only_as_devtmpfs_makes_them() {
+    for r in rounds() {
+        let modes: BTreeMap<&str, (&str, &str, &str)> = section(&format!("modes{}", r.suffix))
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split('|').collect();
+                assert_eq!(f.len(), 4, "{l}");
+                (f[0], (f[1], f[2], f[3]))
+            })
+            .collect();
+        for p in r.nodes.keys() {
+            assert_eq!(modes.get(p.as_str()), Some(&("600", "0", "0")), "{p}");
+        }
+        assert!(
+            modes.keys().any(|p| p.starts_with("/dev/hidraw")),
+            "{modes:?}"
+        );
+        assert_eq!(modes["/dev/kmsg"], ("644", "0", "0"));
+    }
+}
+
+/// The guest's own clock, for the time budget: boot, setup, each round and the tests.
+#[test]
+fn the_guest_stays_well_inside_its_time_limit() {
+    let b = boot();
+    let times: Vec<(&str, f64)> = b
+        .console
+        .lines()
+        .filter_map(|l| l.strip_prefix("@@VM time "))
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap();
+            (k, v.parse().unwrap())
+        })
+        .collect();
+    let names: Vec<&str> = times.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        names,
+        [
+            "start",
+            "setup",
+            "snapshot",
+            "capture",
+            "status",
+            "round",
+            "tests",
+            "snapshot-base",
+            "capture-base",
+            "status-base",
+            "round-base",
+            "end"
+        ]
+    );
+    eprintln!(
+        "vm: prepared in {:.1?}, booted and ran in {:.1?}; guest clock: {times:?}",
+        b.prepare_time, b.boot_time
+    );
+    assert!(
+        b.boot_time < guest::BOOT_TIMEOUT / 2,
+        "{:?} of {:?}: {times:?}",
+        b.boot_time,
+        guest::BOOT_TIMEOUT
+    );
+}
+
+/// `status` as the unprivileged user 65534 (no groups): the same verdicts as root's in
+/// the same round, and the device nodes root could ask named as needing privileges.
+#[test]
+fn an_unprivileged_user_gets_root_s_verdicts_and_is_told_what_needed_privileges() {
+    for r in rounds() {
+        let user = json(&format!("status-user{}.json", r.suffix));
+        common::assert_schema(&user);
+        let statuses = |rep: &Value| -> BTreeMap<String, String> {
+            rep["subsystems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|s| s["checks"].as_array().unwrap())
+                .map(|c| {
+                    (
+                        c["id"].as_str().unwrap().to_string(),
+                        c["status"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect()
+        };
+        let root = statuses(&r.report);
+        assert!(root.len() > 30, "{root:?}");
+        assert_eq!(statuses(&user), root, "round {:?}", r.suffix);
+        assert_eq!(user["machine"], r.report["machine"], "round {:?}", r.suffix);
+        assert_eq!(user["overall"], r.report["overall"], "round {:?}", r.suffix);
+
+        // Root was refused nothing.
+        assert_eq!(r.report["needs_privileges"], serde_json::json!([]));
+        // The user was refused every device root asked (devtmpfs's 0600 nodes).
+        let denied: BTreeSet<&str> = strs(&user["needs_privileges"]).into_iter().collect();
+        let mut asked = BTreeSet::new();
+        for i in r.inputs() {
+            ok(&i["evdev"], "evdev");
+            asked.insert(format!("/dev/input/{}", i["event"].as_str().unwrap()));
+        }
+        for h in ok(&r.facts["hidraw"], "hidraw").as_array().unwrap() {
+            ok(&h["info"], "hidraw info");
+            asked.insert(format!("/dev/{}", h["sysname"].as_str().unwrap()));
+        }
+        for v in ok(&r.facts["video"], "video").as_array().unwrap() {
+            if v["caps"]["ok"].is_object() {
+                asked.insert(format!("/dev/{}", v["sysname"].as_str().unwrap()));
+            }
+        }
+        assert!(asked.contains("/dev/video0"), "{asked:?}");
+        for m in ok(&r.facts["media"], "media").as_array().unwrap() {
+            ok(&m["info"], "media info");
+            asked.insert(format!("/dev/{}", m["sysname"].as_str().unwrap()));
+        }
+        let asked: BTreeSet<&str> = asked.iter().map(String::as_str).collect();
+        let missing: Vec<&&str> = asked.difference(&denied).collect();
+        assert!(
+            missing.is_empty(),
+            "round {:?}: not listed {missing:?}",
+            r.suffix
+        );
+        // Anything else listed is the kernel log (dmesg_restrict) and nothing more.
+        let extra: Vec<&&str> = denied.difference(&asked).collect();
+        assert!(
+            extra.iter().all(|p| **p == "/dev/kmsg"),
+            "round {:?}: {extra:?}",
+            r.suffix
+        );
+    }
+}
+
+/// One `surface-check test` run in the guest.
+struct LiveTest {
+    rc: i32,
+    listening: bool,
+    /// stdout (JSON) with `--json`.
+    out: Option<Value>,
+    /// stderr, or with a person's view stdout and stderr together.
+    text: &'static str,
+}
+
+fn live_test(name: &str) -> LiveTest {
+    let b = boot();
+    let rc = b
+        .value(&format!("test-{name} rc"))
+        .unwrap_or_else(|| panic!("test-{name} did not run"))
+        .parse()
+        .unwrap();
+    let listening = b.value(&format!("test-{name} listening")) == Some("1");
+    match b.section(&format!("test-{name}.all")) {
+        Some(text) => LiveTest {
+            rc,
+            listening,
+            out: None,
+            text,
+        },
+        None => LiveTest {
+            rc,
+            listening,
+            out: Some(json(&format!("test-{name}.out"))),
+            text: section(&format!("test-{name}.err")),
+        },
+    }
+}
+
+fn expectation<'a>(out: &'a Value, id: &str) -> &'a Value {
+    out["expectations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == id)
+        .unwrap_or_else(|| panic!("no expectation {id}: {out}"))
+}
+
+/// Every functional test listens on the device made for it, receives what vm-uinput
+/// injected, says so and exits 0, well before its timeout.
+#[test]
+fn functional_tests_receive_the_injected_events() {
+    let injected = section("uinput-injected");
+    for cmd in ["touch", "pen", "key", "volume", "power", "lid"] {
+        assert!(
+            injected.contains(&format!("VM-UINPUT injected {cmd}\n")),
+            "{injected}"
+        );
+    }
+    assert!(!injected.contains("VM-UINPUT error"), "{injected}");
+    // (test, the device it watches, events that must have come: (code, at least)).
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, u64)]);
+    let cases: [Case; 5] = [
+        (
+            "touch",
+            "IPTSD Virtual Touchscreen 045E:0021",
+            &[
+                ("EV_KEY BTN_TOUCH", 2),
+                ("EV_ABS ABS_MT_TRACKING_ID", 2),
+                ("EV_ABS ABS_MT_POSITION_X", 4),
+            ],
+        ),
+        (
+            "pen",
+            "IPTSD Virtual Stylus 045E:0021",
+            // The pen leaving is optional: the test may end before it.
+            &[("EV_KEY BTN_TOOL_PEN", 1), ("EV_KEY BTN_TOUCH", 1)],
+        ),
+        (
+            "keyboard",
+            "Microsoft Surface Keyboard",
+            &[("EV_KEY KEY_A", 2)],
+        ),
+        (
+            "buttons",
+            "gpio-keys",
+            // Run with --power: it listens until the power button's press came too.
+            &[
+                ("EV_KEY KEY_VOLUMEUP", 2),
+                ("EV_KEY KEY_VOLUMEDOWN", 2),
+                ("EV_KEY KEY_POWER", 1),
+            ],
+        ),
+        ("lid", "Lid Switch", &[("EV_SW SW_LID", 2)]),
+    ];
+    for (name, device, counts) in cases {
+        let t = live_test(name);
+        let out = t.out.as_ref().unwrap();
+        assert!(t.listening, "{name}: never listened:\n{}", t.text);
+        assert_eq!(t.rc, 0, "{name}: {out}\n{}", t.text);
+        assert_eq!(out["test"], name);
+        assert_eq!(out["outcome"], "passed", "{out}");
+        assert_eq!(out["exit_code"], 0, "{out}");
+        assert_eq!(out["timeout_s"], 20, "{out}");
+        // It stopped as soon as everything asked for arrived.
+        assert!(out["elapsed_ms"].as_u64().unwrap() < 15_000, "{out}");
+        for e in out["expectations"].as_array().unwrap() {
+            if e["required"] == true {
+                assert_eq!(e["arrived"], true, "{name}: {e}");
+            }
+        }
+        // The device it chose is the uinput device, at the event node the capture saw.
+        let devices = out["devices"].as_array().unwrap();
+        assert_eq!(devices.len(), 1, "{name}: {devices:?}");
+        let d = &devices[0];
+        let input = uinput_device(uinput_round(), device);
+        assert_eq!(d["name"], device, "{name}");
+        assert_eq!(d["sysname"], input["sysname"], "{name}");
+        assert_eq!(
+            d["node"],
+            format!("/dev/input/{}", input["event"].as_str().unwrap()),
+            "{name}"
+        );
+        assert_eq!(d["events"], out["events"]["total"], "{name}");
+        assert_eq!(out["events"]["dropped"], 0, "{name}");
+        // At least these events came (a test stops reading once it has what it asked
+        // for, so the last events injected may not be read).
+        for (code, n) in counts {
+            let got = out["events"]["by_code"][code].as_u64().unwrap_or(0);
+            assert!(got >= *n, "{name} {code}: {got} < {n}: {out}");
+        }
+        // Its stderr says where it listened, and what to do.
+        assert!(
+            t.text
+                .contains(&format!("listening on {}", d["node"].as_str().unwrap())),
+            "{}",
+            t.text
+        );
+        assert!(
+            t.text.contains(out["prompt"].as_str().unwrap()),
+            "{}",
+            t.text
+        );
+    }
+    // What only these injections make: pressure from the pen, the lid closed and opened.
+    let pen = live_test("pen").out.unwrap();
+    assert_eq!(expectation(&pen, "pressure")["arrived"], true, "{pen}");
+    let buttons = live_test("buttons").out.unwrap();
+    let power = expectation(&buttons, "power");
+    assert_eq!(
+        (&power["required"], &power["arrived"]),
+        (&true.into(), &true.into())
+    );
+    let lid = live_test("lid").out.unwrap();
+    assert_eq!(expectation(&lid, "closed")["count"], 1, "{lid}");
+    assert_eq!(expectation(&lid, "opened")["count"], 1, "{lid}");
+}
+
+/// Nothing injected: the test waits out its timeout, says what did not arrive and
+/// exits 1.
+#[test]
+fn a_functional_test_without_events_reports_what_did_not_arrive() {
+    let t = live_test("touch-idle");
+    let out = t.out.as_ref().unwrap();
+    assert!(t.listening, "{}", t.text);
+    assert_eq!(t.rc, 1, "{out}");
+    assert_eq!(out["outcome"], "not_arrived", "{out}");
+    assert_eq!(out["exit_code"], 1, "{out}");
+    assert!(out["elapsed_ms"].as_u64().unwrap() >= 3000, "{out}");
+    assert_eq!(out["events"]["total"], 0, "{out}");
+    for id in ["touch_down_up", "movement"] {
+        assert_eq!(expectation(out, id)["arrived"], false, "{out}");
+    }
+    // A person is told the same in words.
+    let t = live_test("lid-idle-human");
+    assert!(t.listening, "{}", t.text);
+    assert_eq!(t.rc, 1, "{}", t.text);
+    assert!(t.text.contains("did not arrive"), "{}", t.text);
+}
+
+/// `test camera` in a guest without libcamera says so, and lists the video nodes the
+/// kernel has with what they answered; `test detach` without a DTX device says so.
+#[test]
+fn camera_and_detach_tests_say_what_is_missing() {
+    let t = live_test("camera");
+    let out = t.out.as_ref().unwrap();
+    assert_eq!(t.rc, 2, "{out}");
+    assert_eq!(out["outcome"], "error", "{out}");
+    let msg = out["message"].as_str().unwrap();
+    assert!(
+        msg.contains("libcamera") && msg.contains("is not installed"),
+        "{msg}"
+    );
+    assert!(t.text.contains(msg), "{}", t.text);
+    let cam = &out["camera"];
+    assert_eq!(cam["libcamera"]["installed"], false, "{cam}");
+    let listed: Vec<(&str, &str)> = cam["video_nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["node"].as_str().unwrap(), v["name"].as_str().unwrap()))
+        .collect();
+    let video = ok(&facts()["video"], "video").as_array().unwrap();
+    let want: Vec<(String, &str)> = video
+        .iter()
+        .filter(|v| v["caps"]["ok"].is_object())
+        .map(|v| {
+            (
+                format!("/dev/{}", v["sysname"].as_str().unwrap()),
+                v["name"]["ok"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        want.iter()
+            .map(|(n, m)| (n.as_str(), *m))
+            .collect::<Vec<_>>()
+    );
+    for v in cam["video_nodes"].as_array().unwrap() {
+        assert_eq!(v["driver"], "vivid", "{v}");
+    }
+
+    let t = live_test("detach");
+    let out = t.out.as_ref().unwrap();
+    assert_eq!(t.rc, 2, "{out}");
+    assert_eq!(out["outcome"], "error", "{out}");
+    assert!(
+        out["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("no DTX device: /dev/surface/dtx does not exist"),
+        "{out}"
+    );
+}
+
+/// A person's view of every input test: where it listens, what to do, what arrived,
+/// and the outcome. Kept in target/vm/transcript-<test>.txt for the docs.
+#[test]
+fn functional_tests_read_well_to_a_person() {
+    let b = boot();
+    for name in ["touch", "pen", "keyboard", "buttons", "lid"] {
+        let t = live_test(&format!("{name}-human"));
+        assert!(t.out.is_none());
+        assert!(t.listening, "{name}:\n{}", t.text);
+        assert_eq!(t.rc, 0, "{name}:\n{}", t.text);
+        assert!(
+            t.text.contains("listening on /dev/input/event"),
+            "{}",
+            t.text
+        );
+        assert!(t.text.contains("What arrived:"), "{}", t.text);
+        assert!(
+            t.text
+                .trim_end()
+                .ends_with(&format!("{name}: passed: everything asked for arrived.")),
+            "{}",
+            t.text
+        );
+        // No terminal: no escape sequences and no carriage returns.
+        assert!(
+            !t.text.contains('\x1b') && !t.text.contains('\r'),
+            "{:?}",
+            t.text
+        );
+        let file = b.vm_dir.join(format!("transcript-{name}.txt"));
+        std::fs::write(&file, format!("{}\n", t.text.trim_end()))
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    }
+    let t = live_test("lid-idle-human");
+    let file = b.vm_dir.join("transcript-lid-idle.txt");
+    std::fs::write(&file, format!("{}\n", t.text.trim_end()))
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
 }

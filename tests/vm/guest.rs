@@ -6,8 +6,9 @@
 //!   postinst would (the package ships no modules.dep or modules.alias). It is cached
 //!   under `target/vm/<package>/`, as is busybox from `busybox-static`.
 //! - The initramfs (cpio newc, gzip) is rebuilt on every run, since it carries the
-//!   `surface-check` and `vm-uinput` (examples/vm-uinput.rs) the tests built, stripped, with the
-//!   libraries `ldd` lists, busybox, `tests/vm/init.sh` as `/init`, the kernel's
+//!   `surface-check` and the guest's helpers (examples/vm-*.rs: uinput and uhid devices,
+//!   raw media ioctls, a switch of user) the tests built, stripped, with the libraries
+//!   `ldd` lists, busybox, `tests/vm/init.sh` as `/init`, the kernel's
 //!   `/boot/config-<release>`, its complete `modules.*` index files, the module files
 //!   the guest loads plus those of the profile's modules the kernel has, and under
 //!   `/etc/vm/` the load lists of both rounds, the buses surface-check reads, and the
@@ -26,22 +27,24 @@ use std::time::{Duration, Instant};
 
 /// Modules the guest loads (with their dependencies from modules.dep), and parameters.
 /// vivid: one instance with every node type but the framebuffer (bit 16): video, VBI,
-/// radio and SDR capture and output, metadata, touch, and its media device.
+/// radio and SDR capture and output, metadata, touch, and its media device. uhid and
+/// hid-generic: the IPTS HID device made through /dev/uhid (examples/vm-uhid.rs).
 pub const LOADS: &[(&str, &str)] = &[
     ("evdev", ""),
     ("uinput", ""),
     ("vivid", "n_devs=1 node_types=0xe0d3d"),
     ("surface_gpe", ""),
-];
-
-/// Modules the second round loads, to plug a USB gadget with the base keyboard's ids
-/// into dummy_hcd's virtual host controller and bind it with usbhid and hid-generic.
-pub const BASE_LOADS: &[(&str, &str)] = &[
-    ("dummy_hcd", ""),
-    ("usb_f_hid", ""),
-    ("usbhid", ""),
+    ("uhid", ""),
     ("hid_generic", ""),
 ];
+
+/// The guest's helper programs (examples/vm-*.rs), installed as `/bin/<name>`.
+pub const HELPERS: &[&str] = &["vm-uinput", "vm-uhid", "vm-media", "vm-runas"];
+
+/// Modules the second round loads, to plug a USB gadget with the base keyboard's ids
+/// into dummy_hcd's virtual host controller and bind it with usbhid (hid-generic is
+/// loaded in the first round already).
+pub const BASE_LOADS: &[(&str, &str)] = &[("dummy_hcd", ""), ("usb_f_hid", ""), ("usbhid", "")];
 
 /// The gadget's keyboard interface: the HID 1.11 boot keyboard report descriptor
 /// (appendix B.1): modifiers, a reserved byte, six key codes; five LEDs.
@@ -61,8 +64,11 @@ const MOUSE_DESC: &[u8] = &[
     0x81, 0x06, 0xc0, 0xc0,
 ];
 
-/// Hard limit for one boot under TCG.
-pub const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
+/// Hard limit for one boot under TCG. The boot, both rounds and the functional tests
+/// take 60 to 100 s of the guest's clock on a 2-core runner (the guest prints its
+/// clock as `@@VM time` lines); the functional tests' own timeouts add at most 20 s
+/// each when events do not arrive.
+pub const BOOT_TIMEOUT: Duration = Duration::from_secs(420);
 
 pub type Result<T> = std::result::Result<T, String>;
 
@@ -102,6 +108,8 @@ pub struct Boot {
     pub module_files: BTreeSet<String>,
     pub prepare_time: Duration,
     pub boot_time: Duration,
+    /// `target/vm`: the cache, the last console, the transcripts.
+    pub vm_dir: PathBuf,
 }
 
 impl Boot {
@@ -144,24 +152,23 @@ fn run(cmd: &mut Command) -> Result<std::process::Output> {
     Ok(out)
 }
 
-/// Builds `surface-check` and the `vm-uinput` example with the test profile's
+/// Builds `surface-check` and the [`HELPERS`] examples with the test profile's
 /// settings (`cargo test` has built them already, so this costs nothing; a release
-/// build would compile every dependency again); returns their paths.
-pub fn build_binaries() -> Result<(PathBuf, PathBuf)> {
+/// build would compile every dependency again); returns the path of surface-check and
+/// those of the helpers by name.
+pub fn build_binaries() -> Result<(PathBuf, BTreeMap<String, PathBuf>)> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = run(Command::new(cargo)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "build",
-            "--bin",
-            "surface-check",
-            "--example",
-            "vm-uinput",
-            "--message-format=json-render-diagnostics",
-        ])
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "--bin", "surface-check"]);
+    for h in HELPERS {
+        cmd.args(["--example", h]);
+    }
+    let out = run(cmd
+        .arg("--message-format=json-render-diagnostics")
         .stderr(Stdio::inherit()))?;
     let mut bin = None;
-    let mut example = None;
+    let mut helpers = BTreeMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
@@ -174,14 +181,19 @@ pub fn build_binaries() -> Result<(PathBuf, PathBuf)> {
         };
         match v["target"]["name"].as_str() {
             Some("surface-check") => bin = Some(PathBuf::from(exe)),
-            Some("vm-uinput") => example = Some(PathBuf::from(exe)),
+            Some(h) if HELPERS.contains(&h) => {
+                helpers.insert(h.to_string(), PathBuf::from(exe));
+            }
             _ => {}
         }
     }
-    match (bin, example) {
-        (Some(b), Some(e)) => Ok((b, e)),
-        _ => Err("cargo build reported no surface-check or vm-uinput executable".into()),
+    let bin = bin.ok_or("cargo build reported no surface-check executable")?;
+    for h in HELPERS {
+        if !helpers.contains_key(*h) {
+            return Err(format!("cargo build reported no {h} executable"));
+        }
     }
+    Ok((bin, helpers))
 }
 
 /// `target/vm`, next to the profile directory of `bin`.
@@ -477,7 +489,12 @@ pub struct Initramfs {
 }
 
 /// The initramfs for `kernel`.
-pub fn initramfs(kernel: &Kernel, busybox: &Path, bin: &Path, uinput: &Path) -> Result<Initramfs> {
+pub fn initramfs(
+    kernel: &Kernel,
+    busybox: &Path,
+    bin: &Path,
+    helpers: &BTreeMap<String, PathBuf>,
+) -> Result<Initramfs> {
     let mut c = Cpio::default();
     for d in ["proc", "sys", "dev", "run", "tmp", "etc/vm", "sbin"] {
         c.dir(d);
@@ -490,9 +507,11 @@ pub fn initramfs(kernel: &Kernel, busybox: &Path, bin: &Path, uinput: &Path) -> 
     c.file("bin/busybox", 0o755, &read(busybox)?);
     c.symlink("bin/sh", "busybox");
     c.file("bin/surface-check", 0o755, &read(bin)?);
-    c.file("bin/vm-uinput", 0o755, &read(uinput)?);
+    for (name, exe) in helpers {
+        c.file(&format!("bin/{name}"), 0o755, &read(exe)?);
+    }
     let mut libs = BTreeSet::new();
-    for exe in [bin, uinput] {
+    for exe in std::iter::once(bin).chain(helpers.values().map(PathBuf::as_path)) {
         libs.extend(libraries(exe)?);
     }
     for lib in &libs {
@@ -692,7 +711,7 @@ fn stripped(exe: &Path, dir: &Path) -> Result<PathBuf> {
 /// `target/vm/console.log` (the last run's).
 pub fn boot() -> Result<Boot> {
     let t0 = Instant::now();
-    let (bin, uinput) = build_binaries()?;
+    let (bin, helpers) = build_binaries()?;
     let vm = vm_dir(&bin)?;
     let lock = CacheLock::take(&vm)?;
     let kernel = kernel(&vm)?;
@@ -700,8 +719,12 @@ pub fn boot() -> Result<Boot> {
     drop(lock);
     // Without debug info the guest's archive is a sixth of the size.
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let (bin, uinput) = (stripped(&bin, tmp.path())?, stripped(&uinput, tmp.path())?);
-    let initrd = initramfs(&kernel, &busybox, &bin, &uinput)?;
+    let bin = stripped(&bin, tmp.path())?;
+    let helpers = helpers
+        .iter()
+        .map(|(n, p)| Ok((n.clone(), stripped(p, tmp.path())?)))
+        .collect::<Result<BTreeMap<_, _>>>()?;
+    let initrd = initramfs(&kernel, &busybox, &bin, &helpers)?;
     let initrd_path = tmp.path().join("initramfs.cpio.gz");
     std::fs::write(&initrd_path, &initrd.archive).map_err(|e| e.to_string())?;
     let prepare_time = t0.elapsed();
@@ -716,5 +739,6 @@ pub fn boot() -> Result<Boot> {
         module_files: initrd.module_files,
         prepare_time,
         boot_time,
+        vm_dir: vm,
     })
 }

@@ -4,12 +4,19 @@
 # devices, runs surface-check, prints everything to the console between @@VM marker
 # lines and powers off. The host parses the console.
 #
-# Two rounds, each a snapshot of the kernel's own view then `capture` and `status`:
-# 1. uinput devices only: iptsd's touchscreen and stylus, and a keyboard with the
-#    base's ids on no bus at all (suffix "").
-# 2. the base attached (suffix "-base"): the uinput keyboard is gone, and a USB gadget
-#    with the base keyboard's ids (045e:0922, a keyboard and a pointer interface) is
-#    plugged into dummy_hcd: a real USB device that usbhid and hid-generic bind.
+# Two rounds, each a snapshot of the kernel's own view then `capture` and `status`,
+# and `status` once more as the unprivileged user 65534 (examples/vm-runas.rs):
+# 1. uinput devices (examples/vm-uinput.rs): iptsd's touchscreen and stylus, a keyboard
+#    with the base's ids on no bus at all, gpio-keys buttons, the lid switch and the
+#    DTX device-mode switch in tablet mode; and the IPTS HID device through uhid
+#    (examples/vm-uhid.rs), which hid-generic binds (suffix ""). Before the round, the
+#    media device's and video nodes' own answers to raw ioctls (examples/vm-media.rs);
+#    after it, `surface-check test` for touch, pen, keyboard, buttons and lid while
+#    vm-uinput injects the events, once with nothing injected, and `test camera`.
+# 2. the base attached (suffix "-base"): the uinput keyboard is gone, the DTX switch
+#    says laptop mode, and a USB gadget with the base keyboard's ids (045e:0922, a
+#    keyboard and a pointer interface) is plugged into dummy_hcd: a real USB device
+#    that usbhid and hid-generic bind.
 
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -38,7 +45,7 @@ load() {
     done < "$1"
 }
 
-# Runs vm-uinput with the devices "$@" and waits until they exist.
+# Runs vm-uinput with the arguments "$@" and waits until its devices exist.
 uinput() {
     rm -f /tmp/uinput.out
     /bin/vm-uinput "$@" > /tmp/uinput.out 2>&1 &
@@ -48,6 +55,11 @@ uinput() {
         sleep 0.1
         i=$((i + 1))
     done
+}
+
+# Seconds since boot, for the host to see where the guest's time goes.
+stamp() {
+    echo "@@VM time $1=$(cut -d' ' -f1 /proc/uptime)"
 }
 
 # Prints a file between markers.
@@ -89,23 +101,118 @@ round() {
         /dev/swradio* /dev/v4l-touch* /dev/media* /dev/hidraw* > /tmp/nodes 2>/dev/null
     section "nodes$1" /tmp/nodes
 
+    # Who may open the device nodes: devtmpfs's modes, as no udev rule changed them.
+    stat -c '%n|%a|%u|%g' /dev/input/event* /dev/video* /dev/vbi* /dev/radio* \
+        /dev/swradio* /dev/v4l-touch* /dev/media* /dev/hidraw* /dev/uinput /dev/uhid \
+        /dev/kmsg > /tmp/modes 2>/dev/null
+    section "modes$1" /tmp/modes
+
+    stamp "snapshot$1"
     /bin/surface-check capture --deadline 300000 > /tmp/capture.json 2> /tmp/capture.err
     echo "@@VM capture$1 rc=$?"
+    stamp "capture$1"
     /bin/surface-check status --local --deadline 300000 --json > /tmp/status.json 2> /tmp/status.err
     echo "@@VM status$1 rc=$?"
-    for f in capture.json capture.err status.json status.err; do
+    stamp "status$1"
+    /bin/vm-runas 65534 65534 /bin/surface-check status --local --deadline 300000 --json \
+        > /tmp/status-user.json 2> /tmp/status-user.err
+    echo "@@VM status-user$1 rc=$?"
+    for f in capture.json capture.err status.json status.err status-user.json status-user.err; do
         section "${f%%.*}$1.${f#*.}" "/tmp/$f"
     done
+    stamp "round$1"
 }
 
+# `surface-check test $1` with the further arguments $4...: waits until it listens
+# (the "listening on" line on its stderr, or its end), writes the injection commands
+# $2 (none if empty) to vm-uinput's FIFO, waits for the test's end, and prints its exit
+# code, its stdout and stderr as "test-$3". A test that never listens is reported by
+# `listening=0`. With `--json` among the arguments stdout and stderr are kept apart;
+# without, they go to one file as a terminal would show them ("test-$3.all").
+livetest() {
+    name=$1
+    inject=$2
+    sect=$3
+    shift 3
+    rm -f /tmp/lt.out /tmp/lt.err
+    case " $* " in
+    *" --json "*)
+        /bin/surface-check test "$name" "$@" > /tmp/lt.out 2> /tmp/lt.err &
+        ;;
+    *)
+        /bin/surface-check test "$name" "$@" > /tmp/lt.err 2>&1 &
+        ;;
+    esac
+    pid=$!
+    i=0
+    listening=0
+    while [ $i -lt 300 ]; do
+        if grep -q 'listening on' /tmp/lt.err 2> /dev/null; then
+            listening=1
+            break
+        fi
+        kill -0 $pid 2> /dev/null || break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    echo "@@VM test-$sect listening=$listening"
+    for c in $inject; do
+        echo "$c" > /tmp/inject
+    done
+    wait $pid
+    echo "@@VM test-$sect rc=$?"
+    if [ -e /tmp/lt.out ]; then
+        section "test-$sect.out" /tmp/lt.out
+        section "test-$sect.err" /tmp/lt.err
+    else
+        section "test-$sect.all" /tmp/lt.err
+    fi
+}
+
+stamp start
 load /etc/vm/modules
-uinput
+mkfifo /tmp/inject
+uinput --fifo /tmp/inject --tablet-mode 1
 section uinput /tmp/uinput.out
+
+# The IPTS HID device: ready once the kernel started it, then its hidraw node.
+/bin/vm-uhid > /tmp/uhid.out 2>&1 &
+i=0
+while ! ls /sys/bus/hid/devices/0000:045E:0021.*/hidraw/hidraw* > /dev/null 2>&1 \
+    && [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+section uhid /tmp/uhid.out
+
+/bin/vm-media /dev/media0 /dev/video* > /tmp/media.out 2>&1
+echo "@@VM vm-media rc=$?"
+section media /tmp/media.out
+stamp setup
 round ""
+
+# The functional tests, on round 1's devices.
+livetest touch touch touch --json --timeout 20
+livetest pen pen pen --json --timeout 20
+livetest keyboard key keyboard --json --timeout 20
+livetest buttons "volume power" buttons --json --power --timeout 20
+livetest lid lid lid --json --timeout 20
+livetest touch "" touch-idle --json --timeout 3
+livetest camera "" camera --json --timeout 20
+livetest detach "" detach --json --timeout 3
+# A person's view (no --json): every input test with its events, and one without.
+livetest touch touch touch-human --timeout 20
+livetest pen pen pen-human --timeout 20
+livetest keyboard key keyboard-human --timeout 20
+livetest buttons volume buttons-human --timeout 20
+livetest lid lid lid-human --timeout 20
+livetest lid "" lid-idle-human --timeout 3
+section uinput-injected /tmp/uinput.out
+stamp tests
 
 kill $uinput_pid
 wait $uinput_pid 2> /dev/null
-uinput touchscreen stylus
+uinput touchscreen stylus buttons lid dtx --tablet-mode 0
 section uinput-base /tmp/uinput.out
 load /etc/vm/modules-base
 mount -t configfs configfs /sys/kernel/config
@@ -134,8 +241,9 @@ hid kbd 1 8
 hid mouse 2 4
 ls /sys/class/udc > $g/UDC
 echo "@@VM gadget rc=$?"
+# Until both of the gadget's HID devices have their input device.
 i=0
-while [ "$(ls -d /sys/bus/hid/devices/*/input/input* 2> /dev/null | wc -l)" -lt 2 ] \
+while [ "$(ls -d /sys/bus/hid/devices/0003:045E:0922.*/input/input* 2> /dev/null | wc -l)" -lt 2 ] \
     && [ $i -lt 100 ]; do
     sleep 0.1
     i=$((i + 1))
@@ -144,6 +252,7 @@ round "-base"
 
 dmesg > /tmp/dmesg
 section dmesg /tmp/dmesg
+stamp end
 echo "@@VM done"
 sync
 poweroff -f
