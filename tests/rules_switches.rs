@@ -59,18 +59,7 @@ impl Diag {
     }
     /// Every check's id and status, in report order.
     fn statuses(&self) -> Vec<(String, String)> {
-        self.report["subsystems"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|s| s["checks"].as_array().unwrap())
-            .map(|c| {
-                (
-                    c["id"].as_str().unwrap().to_string(),
-                    c["status"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect()
+        common::check_statuses(&self.report)
     }
 }
 

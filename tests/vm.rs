@@ -1483,18 +1483,7 @@ fn an_unprivileged_user_gets_root_s_verdicts_and_is_told_what_needed_privileges(
         let user = json(&format!("status-user{}.json", r.suffix));
         common::assert_schema(&user);
         let statuses = |rep: &Value| -> BTreeMap<String, String> {
-            rep["subsystems"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .flat_map(|s| s["checks"].as_array().unwrap())
-                .map(|c| {
-                    (
-                        c["id"].as_str().unwrap().to_string(),
-                        c["status"].as_str().unwrap().to_string(),
-                    )
-                })
-                .collect()
+            common::check_statuses(rep).into_iter().collect()
         };
         let root = statuses(&r.report);
         assert!(root.len() > 30, "{root:?}");

@@ -66,6 +66,22 @@ pub fn check_status(r: &Value, id: &str) -> String {
     check(r, id)["status"].as_str().unwrap().to_string()
 }
 
+/// Every check's id and status, in report order.
+pub fn check_statuses(r: &Value) -> Vec<(String, String)> {
+    r["subsystems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["checks"].as_array().unwrap())
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 /// Every subsystem's status, for failure messages.
 pub fn overview(r: &Value) -> String {
     r["subsystems"]
