@@ -810,6 +810,17 @@ fn cmdline_spans(s: &str) -> Vec<Span> {
             i += 1;
         }
         let param = &s[start..i];
+        // Whitespace inside a parameter comes only from a quote, and what follows
+        // the quote may be anything, even what reads as other parameters
+        // (`a="x hostname=y"`, or an unterminated `a"x hostname=y`): masked whole.
+        if let Some(q) = param
+            .contains(|c: char| c.is_ascii_whitespace())
+            .then(|| param.find('"'))
+            .flatten()
+        {
+            out.push(span(start + q, i, MASK));
+            continue;
+        }
         let Some((key, value)) = param.split_once('=') else {
             continue;
         };
@@ -817,9 +828,7 @@ fn cmdline_spans(s: &str) -> Vec<Span> {
         if value.is_empty() {
             continue;
         }
-        // A quoted value with spaces is never one a diagnosis needs, and holds
-        // what the kernel reads as other parameters (`a="x hostname=y"`).
-        if keeps_value(key) && !value.contains(|c: char| c.is_ascii_whitespace()) {
+        if keeps_value(key) {
             let mut v = generic_spans(value, false);
             v.extend(ip_spans(value));
             v.extend(hex_run_spans(value, 32));
@@ -1060,6 +1069,11 @@ mod tests {
             redact_cmdline("init=\"/x hostname=sb2\" quiet"),
             format!("init={MASK} quiet")
         );
+        assert_eq!(
+            redact_cmdline("i915.enable_psr\"FW is active hostname=sb2 quiet"),
+            format!("i915.enable_psr{MASK}")
+        );
+        assert_eq!(redact_cmdline("\"my sb2\" quiet"), format!("{MASK} quiet"));
         assert_eq!(
             redact_cmdline("pci=192.168.1.20 acpi=fe80::1:2"),
             "pci=<ip> acpi=<ip>"
