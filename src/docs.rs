@@ -291,6 +291,24 @@ pub fn man_pages() -> Vec<(String, Vec<u8>)> {
             ),
         ));
     }
+    let mut daemon = crate::daemon::Args::command().disable_help_subcommand(true);
+    daemon.build();
+    pages.push((
+        "surface-checkd.8".to_string(),
+        render_page(
+            &clap_mangen::Man::new(daemon.clone()).section("8"),
+            &daemon,
+            &format!(
+                ".SH FILES\n.TP\n{}\n.SH \"SEE ALSO\"\n\\fB{}\\fR(1), \\fBbusctl\\fR(1)\n",
+                roff_text(
+                    "/usr/share/dbus-1/interfaces/io.github.SurfaceCheck1.xml\n\
+                     The D-Bus interface (docs/dbus-api.md)."
+                )
+                .trim_end(),
+                roff_text(cmd.get_name()).trim_end()
+            ),
+        ),
+    ));
     pages
 }
 
@@ -315,6 +333,10 @@ pub fn generated_files() -> Vec<(String, Vec<u8>)> {
             .into_iter()
             .map(|(name, page)| (format!("docs/man/{name}"), page)),
     );
+    files.push((
+        "dbus/io.github.SurfaceCheck1.xml".to_string(),
+        crate::dbus::interface_xml().into_bytes(),
+    ));
     files.extend([
         (
             "docs/completions/surface-check.bash".into(),

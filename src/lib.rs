@@ -3,11 +3,14 @@
 //!
 //! Data flows one way: [`facts::collect`] reads the host through a [`root::Root`]
 //! (the only I/O), [`checks::diagnose`] turns [`facts::Facts`] into a
-//! [`report::Report`] (pure), and the renderers in [`cli`] print it. See
+//! [`report::Report`] (pure), and the renderers in [`cli`] print it; [`daemon`]
+//! (`surface-checkd`) keeps a report current and publishes it over [`dbus`]. See
 //! `docs/architecture.md`.
 
 pub mod checks;
 pub mod cli;
+pub mod daemon;
+pub mod dbus;
 pub mod docs;
 pub mod facts;
 pub mod livetest;

@@ -34,6 +34,12 @@ _surface__check() {
             surface__check,test)
                 cmd="surface__check__subcmd__test"
                 ;;
+            surface__check,watch)
+                cmd="surface__check__subcmd__watch"
+                ;;
+            surface__check,waybar)
+                cmd="surface__check__subcmd__waybar"
+                ;;
             surface__check__subcmd__help,capture)
                 cmd="surface__check__subcmd__help__subcmd__capture"
                 ;;
@@ -52,6 +58,12 @@ _surface__check() {
             surface__check__subcmd__help,test)
                 cmd="surface__check__subcmd__help__subcmd__test"
                 ;;
+            surface__check__subcmd__help,watch)
+                cmd="surface__check__subcmd__help__subcmd__watch"
+                ;;
+            surface__check__subcmd__help,waybar)
+                cmd="surface__check__subcmd__help__subcmd__waybar"
+                ;;
             *)
                 ;;
         esac
@@ -59,7 +71,7 @@ _surface__check() {
 
     case "${cmd}" in
         surface__check)
-            opts="-h -V --help --version status explain checks capture test help"
+            opts="-h -V --help --version status explain checks capture test watch waybar help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -139,7 +151,7 @@ _surface__check() {
             return 0
             ;;
         surface__subcmd__check__subcmd__help)
-            opts="status explain checks capture test help"
+            opts="status explain checks capture test watch waybar help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -236,8 +248,36 @@ _surface__check() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        surface__subcmd__check__subcmd__help__subcmd__watch)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        surface__subcmd__check__subcmd__help__subcmd__waybar)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         surface__subcmd__check__subcmd__status)
-            opts="-v -h --local --root --read-timeout --deadline --dmesg --from --json --verbose --color --help"
+            opts="-v -h --local --session --root --read-timeout --deadline --dmesg --from --json --verbose --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -285,6 +325,34 @@ _surface__check() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        surface__subcmd__check__subcmd__watch)
+            opts="-h --json --session --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        surface__subcmd__check__subcmd__waybar)
+            opts="-h --session --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -3,6 +3,8 @@
 //! Exit codes: 0 when no subsystem is degraded or failed, 1 when one is, 2 on a
 //! usage or runtime error.
 
+pub mod follow;
+pub mod logging;
 pub mod render;
 
 use std::io::Write;
@@ -82,6 +84,43 @@ interrupted with Ctrl-C), 2 when the test could not run (no such device, permiss
 the device went away)."
     )]
     Test(TestArgs),
+    /// Follow surface-checkd's changes live: one line per change.
+    #[command(
+        long_about = "Follow surface-checkd's changes live: one line per change.\n\n\
+Prints the subsystems' states once subscribed, then a line for each SubsystemChanged signal, each \
+change of the overall status, and the daemon's coming and going, until interrupted. Needs \
+surface-checkd (D-Bus starts it when it is installed).\n\n\
+With --json, each line is one JSON object: `{\"event\":\"connected\",...}`, \
+`{\"event\":\"SubsystemChanged\",\"id\":...,\"old_status\":...,\"new_status\":...,\"summary\":...}`, \
+`{\"event\":\"PropertiesChanged\",\"changed\":{...}}`, `{\"event\":\"daemon\",\"running\":...}`."
+    )]
+    Watch {
+        /// One JSON object a line.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        bus: BusArgs,
+    },
+    /// Stream JSON lines for a waybar or i3status-rust custom module.
+    #[command(
+        long_about = "Stream JSON lines for a waybar (or i3status-rust) custom module: \
+`{\"text\",\"alt\",\"tooltip\",\"class\"}`, one line at start and one whenever surface-checkd \
+announces a change. `class` and `alt` are the overall status (ok, degraded, failed, absent, \
+unknown); the text names what is broken. While the daemon is not running it says so and waits \
+for it. See docs/desktop.md for a waybar configuration."
+    )]
+    Waybar {
+        #[command(flatten)]
+        bus: BusArgs,
+    },
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct BusArgs {
+    /// Talk to a surface-checkd on the session bus (`surface-checkd --session`)
+    /// instead of the system bus.
+    #[arg(long)]
+    pub session: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -123,9 +162,13 @@ pub struct RootArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
-    /// Probe in this process (the only mode so far; the daemon comes later).
+    /// Probe in this process, not through surface-checkd. Without it, `status` on `/`
+    /// asks the daemon when it runs (or D-Bus can start it) and probes here otherwise;
+    /// --root, --from and --dmesg always probe here.
     #[arg(long)]
     pub local: bool,
+    #[command(flatten)]
+    pub bus: BusArgs,
     #[command(flatten)]
     pub source: RootArgs,
     /// Diagnose a capture file written by `surface-check capture`.
@@ -156,7 +199,8 @@ pub enum ColorWhen {
 impl Default for StatusArgs {
     fn default() -> Self {
         StatusArgs {
-            local: true,
+            local: false,
+            bus: BusArgs::default(),
             source: RootArgs {
                 root: "/".into(),
                 read_timeout: 1500,
@@ -204,6 +248,8 @@ fn run_to(cli: Cli, mut out: &mut impl Write) -> Result<i32> {
             }
             Ok(0)
         }
+        Command::Watch { json, bus } => follow::watch(bus.bus(), json, out),
+        Command::Waybar { bus } => follow::waybar(bus.bus(), out),
         Command::Test(a) => {
             if a.power && a.test != crate::livetest::TestName::Buttons {
                 bail!("--power is for `test buttons` only");
@@ -406,8 +452,46 @@ pub fn report(a: &StatusArgs) -> Result<Report> {
     Ok(checks::diagnose(&facts, &SURFACE_BOOK_2, &source))
 }
 
+impl BusArgs {
+    pub fn bus(&self) -> crate::dbus::client::Bus {
+        crate::dbus::client::Bus::from_session_flag(self.session)
+    }
+}
+
+/// The report `status` prints: from surface-checkd when it should and can answer,
+/// else probed here. Says on standard error which, and warns when the daemon's
+/// version is not this one.
+fn status_report(a: &StatusArgs) -> Result<Report> {
+    let explicit_local =
+        a.local || a.from.is_some() || a.source.dmesg.is_some() || a.source.root != Path::new("/");
+    if explicit_local {
+        return report(a);
+    }
+    let bus = a.bus.bus();
+    match follow::daemon_report(bus) {
+        Ok((report, version)) => {
+            eprintln!(
+                "surface-check: report from surface-checkd {version} on the {}",
+                bus.name()
+            );
+            if version != env!("CARGO_PKG_VERSION") {
+                eprintln!(
+                    "surface-check: warning: surface-checkd is version {version}, this is {}; \
+                     restart the daemon after an upgrade (`systemctl restart surface-checkd`)",
+                    env!("CARGO_PKG_VERSION")
+                );
+            }
+            Ok(report)
+        }
+        Err(e) => {
+            eprintln!("surface-check: probing here: {e}");
+            report(a)
+        }
+    }
+}
+
 fn status(a: &StatusArgs, out: &mut impl Write) -> Result<i32> {
-    let report = report(a)?;
+    let report = status_report(a)?;
     if a.json {
         serde_json::to_writer_pretty(&mut *out, &report)?;
         writeln!(out)?;

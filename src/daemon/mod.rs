@@ -1,0 +1,401 @@
+//! `surface-checkd`: keeps the report current and publishes it on D-Bus
+//! ([`crate::dbus`]).
+//!
+//! Event-driven, never polling: a probe runs at start-up, on a Refresh call, and after
+//! an event (a udev uevent of a watched subsystem, a DTX event, a resume from logind's
+//! `PrepareForSleep(false)`). Events are debounced: a burst (a base attach sends
+//! hundreds of uevents) gives one probe once the events have been quiet for the
+//! debounce interval, or at most [`MAX_DEBOUNCE`] after the first. Probes are at least
+//! [`Options::min_interval`] apart, and a Refresh call made while one waits shares it.
+//! While idle nothing wakes: the udev and DTX listeners block in `poll` on their own
+//! threads, the runtime sleeps on its sockets.
+//!
+//! A probe runs on a blocking thread under the root's read watchdog and deadline, so
+//! the bus keeps answering (from the report in place) while it runs. Each probe's
+//! report is compared with the one before; only real changes are signalled.
+//!
+//! The bus connection is remade when it drops (the bus restarted), after 0.25 s,
+//! doubling to 5 s; the first connection failing is an error at start-up.
+
+pub mod events;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, error, info, warn};
+use zbus::Connection;
+use zbus::message::Type as MessageType;
+
+use crate::cli::{RootArgs, StatusArgs};
+use crate::dbus::client::Bus;
+use crate::dbus::{BUS_NAME, Changes, OBJECT_PATH, Service, Shared, Snapshot};
+
+/// The longest a burst of events delays its probe.
+pub const MAX_DEBOUNCE: Duration = Duration::from_secs(2);
+
+/// Why a probe runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    Start,
+    Refresh,
+    /// A uevent of this subsystem.
+    Udev(String),
+    Dtx,
+    Resume,
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cause::Start => f.write_str("start"),
+            Cause::Refresh => f.write_str("refresh"),
+            Cause::Udev(s) => write!(f, "udev:{s}"),
+            Cause::Dtx => f.write_str("dtx"),
+            Cause::Resume => f.write_str("resume"),
+        }
+    }
+}
+
+/// `surface-checkd`'s command line.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "surface-checkd",
+    version,
+    about = "Keep the Surface Book 2's hardware report current and publish it on D-Bus",
+    long_about = "Keeps the report of `surface-check status` current and publishes it on D-Bus as \
+io.github.SurfaceCheck1 (docs/dbus-api.md), with a signal when a subsystem's status changes.\n\n\
+Probes at start-up, on a Refresh call, and after udev events (input, video4linux, media, \
+power_supply, hidraw, mei, usb, pci, platform, surface_aggregator), DTX events and resume from \
+sleep; never on a timer. Runs on the system bus (DBUS_SYSTEM_BUS_ADDRESS when set), or on the \
+session bus with --session to try it without installing anything.\n\n\
+Logs to standard error (SURFACE_CHECK_LOG=debug for each probe and its cause). Exits 0 on \
+SIGTERM or SIGINT, 2 on an error at start-up."
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub source: RootArgs,
+    /// Serve on the session bus instead of the system bus.
+    #[arg(long)]
+    pub session: bool,
+    /// Probe once events have been quiet this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 200,
+          value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub debounce: u64,
+    /// Start probes at least this many milliseconds apart (Refresh calls made
+    /// meanwhile share the next one).
+    #[arg(long, value_name = "MS", default_value_t = 250,
+          value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub min_interval: u64,
+}
+
+impl Args {
+    pub fn options(&self) -> Options {
+        Options {
+            source: self.source.clone(),
+            bus: Bus::from_session_flag(self.session),
+            debounce: Duration::from_millis(self.debounce),
+            min_interval: Duration::from_millis(self.min_interval),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub source: RootArgs,
+    pub bus: Bus,
+    /// Quiet time after the last event before the probe.
+    pub debounce: Duration,
+    /// Least time between the starts of two probes.
+    pub min_interval: Duration,
+}
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub fn run(opts: Options) -> Result<()> {
+    // One thread runs the bus and the probe loop; probes run on the blocking pool.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(4)
+        .thread_keep_alive(Duration::from_secs(1))
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(serve(opts))
+}
+
+async fn serve(opts: Options) -> Result<()> {
+    // A root that cannot be opened is an error now, not a report later.
+    crate::root::Root::open(&opts.source.root)
+        .with_context(|| format!("opening the root {}", opts.source.root.display()))?;
+    let shared = Shared::new();
+    let (events_tx, events_rx) = mpsc::channel::<Cause>(256);
+    let (conn_tx, conn_rx) = watch::channel::<Option<Connection>>(None);
+
+    let first = connect(&opts, &shared).await?;
+    info!(
+        bus = opts.bus.name(),
+        root = %opts.source.root.display(),
+        "surface-checkd {} serving {BUS_NAME}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let live = opts.source.root == std::path::Path::new("/");
+    if live {
+        events::start_udev(events_tx.clone());
+    } else {
+        debug!("not the live root: no udev, DTX or resume events");
+    }
+    let prober = tokio::spawn(probe_loop(
+        opts.clone(),
+        shared.clone(),
+        events_rx,
+        events_tx.clone(),
+        conn_rx,
+    ));
+    let bus = tokio::spawn(keep_connected(
+        opts.clone(),
+        shared.clone(),
+        first,
+        conn_tx,
+        if live { Some(events_tx.clone()) } else { None },
+    ));
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("handling SIGTERM")?;
+    let stop = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        r = prober => { return match r { Ok(r) => r, Err(e) => Err(e.into()) } }
+        r = bus => { return match r { Ok(r) => r, Err(e) => Err(e.into()) } }
+    };
+    info!("{stop}: stopping");
+    Ok(())
+}
+
+/// Connects to the bus, serves the object and takes the name.
+async fn connect(opts: &Options, shared: &Arc<Shared>) -> Result<Connection> {
+    let builder = match opts.bus {
+        Bus::System => zbus::connection::Builder::system(),
+        Bus::Session => zbus::connection::Builder::session(),
+    }
+    .with_context(|| format!("finding the {}", opts.bus.name()))?;
+    builder
+        .serve_at(OBJECT_PATH, Service::new(shared.clone()))?
+        .name(BUS_NAME)?
+        .build()
+        .await
+        .with_context(|| format!("taking the name {BUS_NAME} on the {}", opts.bus.name()))
+}
+
+/// Waits until `conn` drops or loses the name.
+async fn lost(conn: &Connection) {
+    let rule = zbus::MatchRule::builder()
+        .msg_type(MessageType::Signal)
+        .sender("org.freedesktop.DBus")
+        .and_then(|b| b.interface("org.freedesktop.DBus"))
+        .and_then(|b| b.member("NameLost"))
+        .map(|b| b.build());
+    let rule = match rule {
+        Ok(r) => r,
+        Err(e) => {
+            error!("cannot watch the bus connection: {e}");
+            return std::future::pending().await;
+        }
+    };
+    let mut stream = match zbus::MessageStream::for_match_rule(rule, conn, Some(8)).await {
+        Ok(s) => s,
+        Err(e) => {
+            warn!("cannot watch the bus connection: {e}");
+            return;
+        }
+    };
+    while let Some(m) = stream.next().await {
+        match m {
+            Ok(m) => {
+                if m.body()
+                    .deserialize::<String>()
+                    .is_ok_and(|n| n == BUS_NAME)
+                {
+                    warn!("lost the name {BUS_NAME}");
+                    return;
+                }
+            }
+            Err(e) => {
+                warn!("the bus connection dropped: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// Keeps the service on the bus: remakes the connection when it drops. On the live
+/// root, listens on each connection of the system bus for logind's resume.
+async fn keep_connected(
+    opts: Options,
+    shared: Arc<Shared>,
+    first: Connection,
+    conn_tx: watch::Sender<Option<Connection>>,
+    resume_tx: Option<mpsc::Sender<Cause>>,
+) -> Result<()> {
+    let mut conn = Some(first);
+    let mut backoff = Duration::from_millis(250);
+    // logind is on the system bus; a daemon on the session bus asks it separately.
+    if opts.bus == Bus::Session
+        && let Some(tx) = resume_tx.clone()
+    {
+        tokio::spawn(async move {
+            match crate::dbus::client::connect(Bus::System).await {
+                Ok(c) => events::resume(&c, tx).await,
+                Err(e) => debug!("no system bus for logind's resume signal: {e}"),
+            }
+        });
+    }
+    loop {
+        if let Some(c) = conn.take() {
+            backoff = Duration::from_millis(250);
+            conn_tx.send_replace(Some(c.clone()));
+            let resume = match (&resume_tx, opts.bus) {
+                (Some(tx), Bus::System) => {
+                    Some(tokio::spawn(events::resume_owned(c.clone(), tx.clone())))
+                }
+                _ => None,
+            };
+            lost(&c).await;
+            conn_tx.send_replace(None);
+            if let Some(r) = resume {
+                r.abort();
+            }
+            drop(c);
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+        match connect(&opts, &shared).await {
+            Ok(c) => {
+                info!("back on the {} as {BUS_NAME}", opts.bus.name());
+                conn = Some(c);
+            }
+            Err(e) => warn!("{e:#}; trying again in {backoff:?}"),
+        }
+    }
+}
+
+/// Probes once on a blocking thread.
+async fn probe(opts: &Options) -> Result<crate::report::Report> {
+    let args = StatusArgs {
+        local: true,
+        source: opts.source.clone(),
+        ..StatusArgs::default()
+    };
+    // The probe ends by its own deadline; this is a guard against a bug, generous.
+    let limit = Duration::from_millis(opts.source.deadline) + Duration::from_secs(10);
+    match tokio::time::timeout(
+        limit,
+        tokio::task::spawn_blocking(move || crate::cli::report(&args)),
+    )
+    .await
+    {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(anyhow::anyhow!("the probe stopped: {e}")),
+        Err(_) => Err(anyhow::anyhow!("the probe did not end within {limit:?}")),
+    }
+}
+
+/// Probes at start-up and then on every Refresh or event, and publishes each report.
+async fn probe_loop(
+    opts: Options,
+    shared: Arc<Shared>,
+    mut events_rx: mpsc::Receiver<Cause>,
+    // Kept so that the channel never closes (a closed channel would make `recv`
+    // ready at once, a busy loop).
+    events_tx: mpsc::Sender<Cause>,
+    conn_rx: watch::Receiver<Option<Connection>>,
+) -> Result<()> {
+    let live = opts.source.root == std::path::Path::new("/");
+    let mut dtx: Option<std::thread::JoinHandle<()>> = None;
+    let mut cause = Cause::Start;
+    let mut last_start: Option<Instant> = None;
+    loop {
+        if let Some(t) = last_start {
+            tokio::time::sleep_until((t + opts.min_interval).into()).await;
+        }
+        let seq = shared.start_probe();
+        let started = Instant::now();
+        last_start = Some(started);
+        debug!(seq, cause = %cause, "probe");
+        match probe(&opts).await {
+            Ok(report) => {
+                let snap = Arc::new(Snapshot::new(seq, report, now_us()));
+                let old = shared.publish(snap.clone());
+                let changes = Changes::between(old.as_deref(), &snap);
+                debug!(
+                    seq,
+                    took_ms = started.elapsed().as_millis() as u64,
+                    changed = changes.subsystems.len(),
+                    "report in place"
+                );
+                for (id, old, new, summary) in &changes.subsystems {
+                    if old != "unknown" || seq > 1 {
+                        info!(subsystem = %id, old = %old, new = %new, "{id}: {old} -> {new}: {summary}");
+                    }
+                }
+                let conn = conn_rx.borrow().clone();
+                if let Some(conn) = conn
+                    && let Err(e) = crate::dbus::emit(&conn, &changes).await
+                {
+                    warn!("sending the change signals: {e}");
+                }
+            }
+            Err(e) if seq == 1 => return Err(e.context("the first probe")),
+            Err(e) => {
+                error!("{e:#}; the report in place stays");
+                // Refresh calls waiting for this probe get the report in place.
+                if let Some(old) = shared.current() {
+                    shared.publish(Arc::new(Snapshot::new(
+                        seq,
+                        old.report.clone(),
+                        old.updated_us,
+                    )));
+                }
+            }
+        }
+        // The DTX device may appear later (its module loaded after start-up).
+        if live && dtx.as_ref().is_none_or(|h| h.is_finished()) {
+            dtx = events::start_dtx(&opts.source.root, events_tx.clone());
+        }
+        cause = next_cause(&opts, &shared, &mut events_rx).await;
+    }
+}
+
+/// Waits for the next reason to probe: a Refresh call at once, an event once events
+/// have been quiet for the debounce interval (at most [`MAX_DEBOUNCE`]).
+async fn next_cause(
+    opts: &Options,
+    shared: &Shared,
+    events_rx: &mut mpsc::Receiver<Cause>,
+) -> Cause {
+    let first = tokio::select! {
+        _ = shared.wait_for_refresh() => return Cause::Refresh,
+        Some(c) = events_rx.recv() => c,
+    };
+    let until = tokio::time::Instant::now() + MAX_DEBOUNCE;
+    let mut n = 1u32;
+    loop {
+        let quiet = (tokio::time::Instant::now() + opts.debounce).min(until);
+        tokio::select! {
+            _ = shared.wait_for_refresh() => return Cause::Refresh,
+            Some(_) = events_rx.recv() => n += 1,
+            _ = tokio::time::sleep_until(quiet) => break,
+        }
+    }
+    if n > 1 {
+        debug!(events = n, first = %first, "debounced");
+    }
+    first
+}

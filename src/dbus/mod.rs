@@ -1,0 +1,457 @@
+//! The D-Bus interface `io.github.SurfaceCheck1`: one definition, [`Service`], serves
+//! the daemon (`surface-checkd`), generates `dbus/io.github.SurfaceCheck1.xml`
+//! ([`interface_xml`]) and names what the client ([`client`]) calls: the client
+//! calls members by the names in [`members`], which a test holds against the
+//! interface's own introspection.
+//!
+//! The service holds no verdicts of its own: it publishes the [`Snapshot`] the daemon
+//! made from one [`Report`], the same document `surface-check status --json` prints.
+
+pub mod client;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use tokio::sync::{Notify, watch};
+use zbus::fdo;
+use zbus::interface;
+use zbus::object_server::SignalEmitter;
+
+use crate::report::{Report, Status, SubsystemReport};
+
+/// The well-known bus name.
+pub const BUS_NAME: &str = "io.github.SurfaceCheck1";
+/// The object path.
+pub const OBJECT_PATH: &str = "/io/github/SurfaceCheck1";
+/// The interface name.
+pub const INTERFACE: &str = "io.github.SurfaceCheck1";
+
+/// Member names of the interface, as the client calls them.
+pub mod members {
+    pub const GET_REPORT: &str = "GetReport";
+    pub const GET_SUBSYSTEM: &str = "GetSubsystem";
+    pub const REFRESH: &str = "Refresh";
+    pub const EXPLAIN: &str = "Explain";
+    pub const SUBSYSTEM_CHANGED: &str = "SubsystemChanged";
+    pub const VERSION: &str = "Version";
+    pub const MODEL: &str = "Model";
+    pub const KERNEL_RELEASE: &str = "KernelRelease";
+    pub const SURFACE_PATCHES: &str = "SurfacePatches";
+    pub const OVERALL: &str = "Overall";
+    pub const SUBSYSTEMS: &str = "Subsystems";
+    pub const LAST_UPDATED: &str = "LastUpdated";
+
+    /// Every member the client uses: (name, kind, signature of the arguments in
+    /// order, `in` then `out`, or of the property).
+    pub const ALL: &[(&str, &str, &str)] = &[
+        (GET_REPORT, "method", "s"),
+        (GET_SUBSYSTEM, "method", "ss"),
+        (REFRESH, "method", ""),
+        (EXPLAIN, "method", "ss"),
+        (SUBSYSTEM_CHANGED, "signal", "ssss"),
+        (VERSION, "property", "s"),
+        (MODEL, "property", "s"),
+        (KERNEL_RELEASE, "property", "s"),
+        (SURFACE_PATCHES, "property", "s"),
+        (OVERALL, "property", "s"),
+        (SUBSYSTEMS, "property", "a(sss)"),
+        (LAST_UPDATED, "property", "t"),
+    ];
+}
+
+/// The most Refresh calls that may wait at once; more get `LimitsExceeded`. Waiting
+/// calls share probes (one probe answers every call made before it started), so a
+/// flood costs one probe per [`crate::daemon`] rate-limit interval, not one per call.
+pub const MAX_WAITING_REFRESH: usize = 4096;
+
+/// One report as the daemon publishes it.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The probe's number: 1 for the first, counting up.
+    pub seq: u64,
+    pub report: Report,
+    /// The report as `surface-check status --json` prints it.
+    pub json: String,
+    /// When the probe ended, in microseconds since the epoch.
+    pub updated_us: u64,
+}
+
+impl Snapshot {
+    pub fn new(seq: u64, report: Report, updated_us: u64) -> Snapshot {
+        let mut json = serde_json::to_string_pretty(&report).unwrap_or_else(|e| {
+            // A report is plain data; serializing it cannot fail short of a bug.
+            format!("{{\"error\": \"the report does not serialize: {e}\"}}")
+        });
+        json.push('\n');
+        Snapshot {
+            seq,
+            report,
+            json,
+            updated_us,
+        }
+    }
+
+    pub fn surface_patches(&self) -> &'static str {
+        match self.report.kernel.surface_patches {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "unknown",
+        }
+    }
+
+    pub fn subsystems(&self) -> Vec<(String, String, String)> {
+        self.report
+            .subsystems
+            .iter()
+            .map(|s| (s.id.clone(), s.status.to_string(), s.summary.clone()))
+            .collect()
+    }
+
+    pub fn subsystem(&self, id: &str) -> Option<&SubsystemReport> {
+        self.report.subsystems.iter().find(|s| s.id == id)
+    }
+}
+
+/// What the service and the daemon's probe loop share.
+#[derive(Debug)]
+pub struct Shared {
+    current: watch::Sender<Option<Arc<Snapshot>>>,
+    /// Probes started so far; the next probe gets this number plus one.
+    started: AtomicU64,
+    /// Refresh calls waiting now.
+    waiting: AtomicUsize,
+    /// Wakes the probe loop for a Refresh.
+    wake: Notify,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared {
+            current: watch::Sender::new(None),
+            started: AtomicU64::new(0),
+            waiting: AtomicUsize::new(0),
+            wake: Notify::new(),
+        }
+    }
+}
+
+impl Shared {
+    pub fn new() -> Arc<Shared> {
+        Arc::new(Shared::default())
+    }
+
+    /// The report in place, if a probe has ended.
+    pub fn current(&self) -> Option<Arc<Snapshot>> {
+        self.current.borrow().clone()
+    }
+
+    /// Waits for the first report.
+    pub async fn first(&self) -> Arc<Snapshot> {
+        let mut rx = self.current.subscribe();
+        match rx.wait_for(|s| s.is_some()).await {
+            Ok(s) => s.clone().expect("waited for a report"),
+            // The sender lives in `self`: it cannot be dropped while we wait.
+            Err(_) => unreachable!("the report channel closed while borrowed"),
+        }
+    }
+
+    /// Numbers the probe about to start; the probe loop calls it as it starts one.
+    pub fn start_probe(&self) -> u64 {
+        self.started.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Puts a new report in place; returns the one it replaces.
+    pub fn publish(&self, s: Arc<Snapshot>) -> Option<Arc<Snapshot>> {
+        self.current.send_replace(Some(s))
+    }
+
+    /// Whether a Refresh call is waiting for a probe not yet started.
+    pub async fn wait_for_refresh(&self) {
+        self.wake.notified().await
+    }
+
+    /// Asks for a probe that starts after this call and waits for its report.
+    pub async fn refresh(&self) -> fdo::Result<Arc<Snapshot>> {
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING_REFRESH {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(fdo::Error::LimitsExceeded(format!(
+                "{MAX_WAITING_REFRESH} Refresh calls are waiting already; the next probe answers them"
+            )));
+        }
+        let _waiting = Waiting(&self.waiting);
+        let mut rx = self.current.subscribe();
+        let target = self.started.load(Ordering::SeqCst) + 1;
+        self.wake.notify_one();
+        match rx
+            .wait_for(|s| s.as_ref().is_some_and(|s| s.seq >= target))
+            .await
+        {
+            Ok(s) => Ok(s.clone().expect("waited for a report")),
+            Err(_) => Err(fdo::Error::Failed("the daemon is stopping".into())),
+        }
+    }
+}
+
+/// The object at [`OBJECT_PATH`].
+#[derive(Debug, Clone)]
+pub struct Service {
+    shared: Arc<Shared>,
+}
+
+impl Service {
+    pub fn new(shared: Arc<Shared>) -> Service {
+        Service { shared }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Snapshot) -> T, none: T) -> T {
+        match self.shared.current() {
+            Some(s) => f(&s),
+            None => none,
+        }
+    }
+}
+
+fn status_str(s: Option<Status>) -> String {
+    s.map_or("unknown", Status::as_str).to_string()
+}
+
+/// The Surface Book 2's hardware as `surface-check` judges it, kept current on
+/// hotplug, clipboard detach and resume.
+#[interface(name = "io.github.SurfaceCheck1")]
+impl Service {
+    /// The report as JSON: the document `surface-check status --json` prints
+    /// (docs/report-schema.json). Waits for the first probe after start-up.
+    async fn get_report(&self) -> String {
+        self.shared.first().await;
+        self.with(|s| s.json.clone(), String::new())
+    }
+
+    /// One subsystem of the report as JSON (`touch`, `camera`, ...).
+    async fn get_subsystem(&self, id: &str) -> fdo::Result<String> {
+        let s = self.shared.first().await;
+        match s.subsystem(id) {
+            Some(sub) => serde_json::to_string_pretty(sub)
+                .map_err(|e| fdo::Error::Failed(format!("the subsystem does not serialize: {e}"))),
+            None => Err(fdo::Error::InvalidArgs(format!(
+                "no subsystem {:?}; the report's subsystems are: {}",
+                id.chars().take(64).collect::<String>(),
+                s.report
+                    .subsystems
+                    .iter()
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// Probes again now and returns when the new report is in place. Calls made while
+    /// a probe waits to start share it; probes are at least the daemon's interval
+    /// apart.
+    async fn refresh(&self) -> fdo::Result<()> {
+        self.shared.refresh().await.map(|_| ())
+    }
+
+    /// The documentation of one check (`touch.iptsd`), as `surface-check explain`
+    /// prints it.
+    async fn explain(&self, check_id: &str) -> fdo::Result<String> {
+        crate::docs::explain(check_id).ok_or_else(|| {
+            fdo::Error::InvalidArgs(format!(
+                "no check {:?}; `surface-check checks` lists them",
+                check_id.chars().take(64).collect::<String>()
+            ))
+        })
+    }
+
+    /// A subsystem's status changed: its id, the old and the new status, and the new
+    /// summary.
+    #[zbus(signal)]
+    pub async fn subsystem_changed(
+        emitter: &SignalEmitter<'_>,
+        id: &str,
+        old_status: &str,
+        new_status: &str,
+        summary: &str,
+    ) -> zbus::Result<()>;
+
+    /// This daemon's version.
+    #[zbus(property(emits_changed_signal = "const"))]
+    async fn version(&self) -> String {
+        env!("CARGO_PKG_VERSION").to_string()
+    }
+
+    /// `surface-book-2-13`, `surface-book-2-15`, `surface-book-2`, `other` or
+    /// `unknown`.
+    #[zbus(property)]
+    async fn model(&self) -> String {
+        self.with(|s| s.report.machine.model.clone(), "unknown".into())
+    }
+
+    /// The running kernel's release; empty when it cannot be read.
+    #[zbus(property)]
+    async fn kernel_release(&self) -> String {
+        self.with(
+            |s| s.report.kernel.release.clone().unwrap_or_default(),
+            String::new(),
+        )
+    }
+
+    /// Whether the kernel carries the linux-surface patches: `yes`, `no` or
+    /// `unknown`.
+    #[zbus(property)]
+    async fn surface_patches(&self) -> String {
+        self.with(|s| s.surface_patches().to_string(), "unknown".into())
+    }
+
+    /// The worst status of all subsystems: `ok`, `degraded`, `failed`, `absent` or
+    /// `unknown` (also before the first probe ends).
+    #[zbus(property)]
+    async fn overall(&self) -> String {
+        self.with(|s| status_str(Some(s.report.overall)), status_str(None))
+    }
+
+    /// Every subsystem: id, status, summary.
+    #[zbus(property)]
+    async fn subsystems(&self) -> Vec<(String, String, String)> {
+        self.with(Snapshot::subsystems, Vec::new())
+    }
+
+    /// When the report in place was made (its probe ended), in microseconds since the
+    /// epoch; 0 before the first. Changes with every probe, so it sends no
+    /// PropertiesChanged: read it when needed.
+    #[zbus(property(emits_changed_signal = "false"))]
+    async fn last_updated(&self) -> u64 {
+        self.with(|s| s.updated_us, 0)
+    }
+}
+
+/// The interface's introspection XML, as `dbus/io.github.SurfaceCheck1.xml` holds it.
+pub fn interface_xml() -> String {
+    use zbus::object_server::Interface;
+    let svc = Service::new(Shared::new());
+    let mut body = String::new();
+    svc.introspect_to_writer(&mut body, 2);
+    format!(
+        "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n \
+         \"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n\
+         <!-- Generated from src/dbus/mod.rs by `cargo run --example gen-docs`. -->\n\
+         <node name=\"{OBJECT_PATH}\">\n{body}</node>\n"
+    )
+}
+
+/// What changed between two reports: the signals to send, in order.
+#[derive(Debug, Default, PartialEq)]
+pub struct Changes {
+    /// `(id, old_status, new_status, summary)`, for each subsystem whose status
+    /// changed (one that appears or disappears counts from or to `unknown`).
+    pub subsystems: Vec<(String, String, String, String)>,
+    pub model: bool,
+    pub kernel_release: bool,
+    pub surface_patches: bool,
+    pub overall: bool,
+    /// Any subsystem's id, status or summary.
+    pub subsystems_property: bool,
+}
+
+impl Changes {
+    pub fn between(old: Option<&Snapshot>, new: &Snapshot) -> Changes {
+        let Some(old) = old else {
+            // The first report: every property leaves its "unknown" value.
+            return Changes {
+                subsystems: new
+                    .report
+                    .subsystems
+                    .iter()
+                    .filter(|s| s.status != Status::Unknown)
+                    .map(|s| {
+                        (
+                            s.id.clone(),
+                            "unknown".into(),
+                            s.status.to_string(),
+                            s.summary.clone(),
+                        )
+                    })
+                    .collect(),
+                model: new.report.machine.model != "unknown",
+                kernel_release: new.report.kernel.release.is_some(),
+                surface_patches: new.surface_patches() != "unknown",
+                overall: new.report.overall != Status::Unknown,
+                subsystems_property: !new.report.subsystems.is_empty(),
+            };
+        };
+        let mut subsystems = Vec::new();
+        for s in &new.report.subsystems {
+            let before = old.subsystem(&s.id).map(|o| o.status);
+            if before != Some(s.status) {
+                subsystems.push((
+                    s.id.clone(),
+                    status_str(before),
+                    s.status.to_string(),
+                    s.summary.clone(),
+                ));
+            }
+        }
+        for o in &old.report.subsystems {
+            if new.subsystem(&o.id).is_none() && o.status != Status::Unknown {
+                subsystems.push((
+                    o.id.clone(),
+                    o.status.to_string(),
+                    "unknown".into(),
+                    "no longer in the report".into(),
+                ));
+            }
+        }
+        Changes {
+            subsystems,
+            model: old.report.machine.model != new.report.machine.model,
+            kernel_release: old.report.kernel.release != new.report.kernel.release,
+            surface_patches: old.surface_patches() != new.surface_patches(),
+            overall: old.report.overall != new.report.overall,
+            subsystems_property: old.subsystems() != new.subsystems(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Changes::default()
+    }
+}
+
+/// Sends the signals for `changes` from the service at [`OBJECT_PATH`] on `conn`:
+/// one SubsystemChanged per changed subsystem, then one PropertiesChanged.
+pub async fn emit(conn: &zbus::Connection, changes: &Changes) -> zbus::Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let iface = conn
+        .object_server()
+        .interface::<_, Service>(OBJECT_PATH)
+        .await?;
+    let e = iface.signal_emitter();
+    for (id, old, new, summary) in &changes.subsystems {
+        Service::subsystem_changed(e, id, old, new, summary).await?;
+    }
+    let svc = iface.get().await;
+    // Each `*_changed` sends its own PropertiesChanged; zbus has no batch call.
+    if changes.model {
+        svc.model_changed(e).await?;
+    }
+    if changes.kernel_release {
+        svc.kernel_release_changed(e).await?;
+    }
+    if changes.surface_patches {
+        svc.surface_patches_changed(e).await?;
+    }
+    if changes.overall {
+        svc.overall_changed(e).await?;
+    }
+    if changes.subsystems_property {
+        svc.subsystems_changed(e).await?;
+    }
+    Ok(())
+}
