@@ -14,5 +14,6 @@ cd "$(dirname "$0")/.."
 
 find_rust check.sh
 find_libclang check.sh
+find_libudev check.sh
 cargo build --release --quiet --bin surface-check
 exec target/release/surface-check "$@"

@@ -74,3 +74,27 @@ $me: libclang was not found. Building surface-check generates the V4L2 bindings 
 MSG
     exit 2
 }
+
+# Finds libudev for the udev crate (the daemon's uevent monitor) through pkg-config;
+# as root with apt-get, installs libudev-dev and pkg-config, else says what to install.
+find_libudev() {
+    local me="$1"
+    if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists libudev; then
+        return 0
+    fi
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "$me: installing libudev-dev and pkg-config (the udev crate links libudev)" >&2
+        apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends libudev-dev pkg-config >&2 ||
+            { apt-get -o DPkg::Lock::Timeout=300 update -q >&2 &&
+                apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends libudev-dev pkg-config >&2; }
+        return 0
+    fi
+    cat >&2 <<MSG
+$me: libudev was not found (through pkg-config). Building surface-check links libudev for the
+  daemon's uevent monitor:
+    Debian/Ubuntu: sudo apt-get install libudev-dev pkg-config
+    Fedora: sudo dnf install systemd-devel pkgconf    Arch: sudo pacman -S systemd-libs pkgconf
+    NixOS: nix-shell -p udev pkg-config
+MSG
+    exit 2
+}

@@ -83,8 +83,14 @@ section "set-up: system packages"
 packages=(
     # Build: C/C++ compilers for crates that build C (libFuzzer is C++).
     build-essential pkg-config ca-certificates
-    # The v4l crate's V4L2 bindings are generated at build time by bindgen (libclang).
-    libclang-dev
+    # The v4l crate's V4L2 bindings are generated at build time by bindgen (libclang);
+    # the udev crate links libudev.
+    libclang-dev libudev-dev
+    # tests/daemon.rs, tests/units.rs: a private dbus-daemon with the project's bus
+    # policy, logind as python-dbusmock's template, busctl and systemd-analyze
+    # (verify, security) from systemd, gdbus from libglib2.0-bin; tests/vm.rs packs
+    # dbus-daemon and systemd-udevd (udev) into the guest.
+    dbus systemd udev python3-dbusmock libglib2.0-bin
     # tests/vm.rs: boots a Debian kernel under QEMU; fetches the kernel and busybox
     # with apt-get download (hence the update below), unpacks them with dpkg-deb,
     # indexes modules with depmod, copies the libraries ldd lists and strips the
@@ -121,6 +127,7 @@ done
 section "set-up: Rust toolchain"
 find_rust test.sh
 find_libclang test.sh
+find_libudev test.sh
 cargo --version
 rustc --version
 if command -v rustup >/dev/null; then

@@ -36,72 +36,98 @@ fn send(tx: &mpsc::Sender<Cause>, c: Cause) -> bool {
     }
 }
 
-/// Waits until `fd` is readable, without a timeout. False on a poll error other than
-/// EINTR.
-fn wait_readable(fd: i32) -> bool {
-    loop {
-        let mut pfd = libc::pollfd {
+/// Waits until one of `fds` is readable, without a timeout; the readable ones. None
+/// on a poll error other than EINTR, or when a descriptor failed.
+fn wait_readable(fds: &[i32]) -> Option<Vec<bool>> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
             fd,
             events: libc::POLLIN,
             revents: 0,
-        };
-        // SAFETY: one valid pollfd for the call's duration.
-        let n = unsafe { libc::poll(&mut pfd, 1, -1) };
+        })
+        .collect();
+    loop {
+        // SAFETY: valid pollfds for the call's duration.
+        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, -1) };
         if n > 0 {
-            return pfd.revents & (libc::POLLNVAL | libc::POLLERR) == 0;
+            if pfds
+                .iter()
+                .any(|p| p.revents & (libc::POLLNVAL | libc::POLLERR) != 0)
+            {
+                return None;
+            }
+            return Some(pfds.iter().map(|p| p.revents & libc::POLLIN != 0).collect());
         }
         if n < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            return false;
+            return None;
         }
     }
 }
 
-/// Listens to udev (the `udev` netlink group: events after udevd's rules ran, so
-/// device nodes exist) on a thread of its own. Without udev (a container, udevd not
-/// running), the daemon still answers Refresh and logind's resume.
+/// A uevent monitor on `group` (`udev` or `kernel`), filtered to
+/// [`UDEV_SUBSYSTEMS`].
+fn monitor(kernel: bool) -> std::io::Result<udev::MonitorSocket> {
+    let b = if kernel {
+        udev::MonitorBuilder::new_kernel()?
+    } else {
+        udev::MonitorBuilder::new()?
+    };
+    UDEV_SUBSYSTEMS
+        .iter()
+        .try_fold(b, |b, s| b.match_subsystem(s))?
+        .listen()
+}
+
+/// Listens to uevents on a thread of its own, from two sources, since either may be
+/// silent: udevd's (the `udev` netlink group: sent once its rules ran, so device
+/// nodes exist; silent without udevd, or in another network namespace, as
+/// `PrivateNetwork=yes` makes) and the kernel's (the `kernel` group, which reaches
+/// every network namespace of the initial user namespace, and needs no udevd). One
+/// change arrives through both; the probe loop's debounce makes it one probe.
 pub fn start_udev(tx: mpsc::Sender<Cause>) {
     let spawned = std::thread::Builder::new()
-        .name("udev".into())
+        .name("uevents".into())
         .spawn(move || {
-            let socket = udev::MonitorBuilder::new()
-                .and_then(|b| {
-                    UDEV_SUBSYSTEMS
-                        .iter()
-                        .try_fold(b, |b, s| b.match_subsystem(s))
-                })
-                .and_then(|b| b.listen());
-            let socket = match socket {
-                Ok(s) => s,
-                Err(e) => {
-                    warn!("cannot listen to udev: {e}; only Refresh and resume re-probe");
-                    return;
+            let mut sockets = Vec::new();
+            for (kernel, group) in [(false, "udev"), (true, "kernel")] {
+                match monitor(kernel) {
+                    Ok(s) => sockets.push(s),
+                    Err(e) => warn!("cannot listen to the {group} uevent group: {e}"),
                 }
-            };
-            info!("listening to udev: {}", UDEV_SUBSYSTEMS.join(", "));
+            }
+            if sockets.is_empty() {
+                warn!("no uevents: only Refresh and resume re-probe");
+                return;
+            }
+            info!("listening to uevents: {}", UDEV_SUBSYSTEMS.join(", "));
+            let fds: Vec<i32> = sockets.iter().map(|s| s.as_raw_fd()).collect();
             loop {
-                if !wait_readable(socket.as_raw_fd()) {
-                    warn!("the udev monitor failed; udev events no longer re-probe");
+                let Some(ready) = wait_readable(&fds) else {
+                    warn!("the uevent monitor failed; uevents no longer re-probe");
                     return;
-                }
-                for event in socket.iter() {
-                    let subsystem = event
-                        .subsystem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    debug!(
-                        action = ?event.event_type(),
-                        subsystem = %subsystem,
-                        devpath = %event.devpath().to_string_lossy(),
-                        "uevent"
-                    );
-                    if !send(&tx, Cause::Udev(subsystem)) {
-                        return;
+                };
+                for (socket, _) in sockets.iter().zip(ready).filter(|(_, r)| *r) {
+                    for event in socket.iter() {
+                        let subsystem = event
+                            .subsystem()
+                            .map(|s| s.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        debug!(
+                            action = ?event.event_type(),
+                            subsystem = %subsystem,
+                            devpath = %event.devpath().to_string_lossy(),
+                            "uevent"
+                        );
+                        if !send(&tx, Cause::Udev(subsystem)) {
+                            return;
+                        }
                     }
                 }
             }
         });
     if let Err(e) = spawned {
-        warn!("cannot start the udev listener: {e}");
+        warn!("cannot start the uevent listener: {e}");
     }
 }
 

@@ -6,7 +6,10 @@
 //! `PrepareForSleep(false)`). Events are debounced: a burst (a base attach sends
 //! hundreds of uevents) gives one probe once the events have been quiet for the
 //! debounce interval, or at most [`MAX_DEBOUNCE`] after the first. Probes are at least
-//! [`Options::min_interval`] apart, and a Refresh call made while one waits shares it.
+//! [`Options::min_interval`] apart, and a Refresh call made while one waits shares it;
+//! the call returns once the probe's report is in place and its signals are sent. An
+//! event's probe that changed something is followed by one more [`SETTLE`] later, for
+//! what the hotplug starts after its uevent (iptsd, by a udev rule).
 //! While idle nothing wakes: the udev and DTX listeners block in `poll` on their own
 //! threads, the runtime sleeps on its sockets.
 //!
@@ -31,10 +34,16 @@ use zbus::message::Type as MessageType;
 
 use crate::cli::{RootArgs, StatusArgs};
 use crate::dbus::client::Bus;
-use crate::dbus::{BUS_NAME, Changes, OBJECT_PATH, Service, Shared, Snapshot};
+use crate::dbus::{BUS_NAME, Changes, OBJECT_PATH, Object, Shared, Snapshot};
 
 /// The longest a burst of events delays its probe.
 pub const MAX_DEBOUNCE: Duration = Duration::from_secs(2);
+
+/// After an event's probe changed something, the daemon probes once more this much
+/// later: what a hotplug starts (iptsd for a new touch device, by a udev rule and
+/// systemd) comes after the uevent, and a verdict read between the two would stand
+/// until the next event.
+pub const SETTLE: Duration = Duration::from_secs(3);
 
 /// Why a probe runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +54,8 @@ pub enum Cause {
     Udev(String),
     Dtx,
     Resume,
+    /// [`SETTLE`] after an event's probe that changed something.
+    Settle,
 }
 
 impl std::fmt::Display for Cause {
@@ -55,6 +66,7 @@ impl std::fmt::Display for Cause {
             Cause::Udev(s) => write!(f, "udev:{s}"),
             Cause::Dtx => f.write_str("dtx"),
             Cause::Resume => f.write_str("resume"),
+            Cause::Settle => f.write_str("settle"),
         }
     }
 }
@@ -150,7 +162,7 @@ async fn serve(opts: Options) -> Result<()> {
     if live {
         events::start_udev(events_tx.clone());
     } else {
-        debug!("not the live root: no udev, DTX or resume events");
+        debug!("not the live root: no udev or DTX events (a resume still re-probes)");
     }
     let prober = tokio::spawn(probe_loop(
         opts.clone(),
@@ -164,7 +176,7 @@ async fn serve(opts: Options) -> Result<()> {
         shared.clone(),
         first,
         conn_tx,
-        if live { Some(events_tx.clone()) } else { None },
+        events_tx.clone(),
     ));
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -186,12 +198,26 @@ async fn connect(opts: &Options, shared: &Arc<Shared>) -> Result<Connection> {
         Bus::Session => zbus::connection::Builder::session(),
     }
     .with_context(|| format!("finding the {}", opts.bus.name()))?;
-    builder
-        .serve_at(OBJECT_PATH, Service::new(shared.clone()))?
-        .name(BUS_NAME)?
+    let conn = builder
+        .serve_at(OBJECT_PATH, Object::new(shared.clone()))?
         .build()
         .await
-        .with_context(|| format!("taking the name {BUS_NAME} on the {}", opts.bus.name()))
+        .with_context(|| format!("connecting to the {}", opts.bus.name()))?;
+    // Not queued behind another owner: a second daemon fails at once.
+    let reply = conn
+        .request_name_with_flags(BUS_NAME, zbus::fdo::RequestNameFlags::DoNotQueue.into())
+        .await
+        .with_context(|| format!("taking the name {BUS_NAME} on the {}", opts.bus.name()))?;
+    match reply {
+        zbus::fdo::RequestNameReply::PrimaryOwner | zbus::fdo::RequestNameReply::AlreadyOwner => {
+            Ok(conn)
+        }
+        other => anyhow::bail!(
+            "taking the name {BUS_NAME} on the {}: another process owns it ({other:?}); \
+             is surface-checkd running already?",
+            opts.bus.name()
+        ),
+    }
 }
 
 /// Waits until `conn` drops or loses the name.
@@ -235,21 +261,21 @@ async fn lost(conn: &Connection) {
     }
 }
 
-/// Keeps the service on the bus: remakes the connection when it drops. On the live
-/// root, listens on each connection of the system bus for logind's resume.
+/// Keeps the service on the bus: remakes the connection when it drops. Listens on
+/// each connection of the system bus for logind's resume (on any root: a captured
+/// tree is probed again too, which is harmless).
 async fn keep_connected(
     opts: Options,
     shared: Arc<Shared>,
     first: Connection,
     conn_tx: watch::Sender<Option<Connection>>,
-    resume_tx: Option<mpsc::Sender<Cause>>,
+    resume_tx: mpsc::Sender<Cause>,
 ) -> Result<()> {
     let mut conn = Some(first);
     let mut backoff = Duration::from_millis(250);
     // logind is on the system bus; a daemon on the session bus asks it separately.
-    if opts.bus == Bus::Session
-        && let Some(tx) = resume_tx.clone()
-    {
+    if opts.bus == Bus::Session {
+        let tx = resume_tx.clone();
         tokio::spawn(async move {
             match crate::dbus::client::connect(Bus::System).await {
                 Ok(c) => events::resume(&c, tx).await,
@@ -261,12 +287,8 @@ async fn keep_connected(
         if let Some(c) = conn.take() {
             backoff = Duration::from_millis(250);
             conn_tx.send_replace(Some(c.clone()));
-            let resume = match (&resume_tx, opts.bus) {
-                (Some(tx), Bus::System) => {
-                    Some(tokio::spawn(events::resume_owned(c.clone(), tx.clone())))
-                }
-                _ => None,
-            };
+            let resume = (opts.bus == Bus::System)
+                .then(|| tokio::spawn(events::resume_owned(c.clone(), resume_tx.clone())));
             lost(&c).await;
             conn_tx.send_replace(None);
             if let Some(r) = resume {
@@ -321,6 +343,7 @@ async fn probe_loop(
     let mut dtx: Option<std::thread::JoinHandle<()>> = None;
     let mut cause = Cause::Start;
     let mut last_start: Option<Instant> = None;
+    let mut settle: Option<tokio::time::Instant> = None;
     loop {
         if let Some(t) = last_start {
             tokio::time::sleep_until((t + opts.min_interval).into()).await;
@@ -340,6 +363,9 @@ async fn probe_loop(
                     changed = changes.subsystems.len(),
                     "report in place"
                 );
+                let event = matches!(cause, Cause::Udev(_) | Cause::Dtx | Cause::Resume);
+                settle =
+                    (event && !changes.is_empty()).then(|| tokio::time::Instant::now() + SETTLE);
                 for (id, old, new, summary) in &changes.subsystems {
                     if old != "unknown" || seq > 1 {
                         info!(subsystem = %id, old = %old, new = %new, "{id}: {old} -> {new}: {summary}");
@@ -351,6 +377,7 @@ async fn probe_loop(
                 {
                     warn!("sending the change signals: {e}");
                 }
+                shared.announced(seq);
             }
             Err(e) if seq == 1 => return Err(e.context("the first probe")),
             Err(e) => {
@@ -363,26 +390,31 @@ async fn probe_loop(
                         old.updated_us,
                     )));
                 }
+                shared.announced(seq);
             }
         }
         // The DTX device may appear later (its module loaded after start-up).
         if live && dtx.as_ref().is_none_or(|h| h.is_finished()) {
             dtx = events::start_dtx(&opts.source.root, events_tx.clone());
         }
-        cause = next_cause(&opts, &shared, &mut events_rx).await;
+        cause = next_cause(&opts, &shared, &mut events_rx, settle.take()).await;
     }
 }
 
 /// Waits for the next reason to probe: a Refresh call at once, an event once events
-/// have been quiet for the debounce interval (at most [`MAX_DEBOUNCE`]).
+/// have been quiet for the debounce interval (at most [`MAX_DEBOUNCE`]), or the
+/// settle time when one is due.
 async fn next_cause(
     opts: &Options,
     shared: &Shared,
     events_rx: &mut mpsc::Receiver<Cause>,
+    settle: Option<tokio::time::Instant>,
 ) -> Cause {
     let first = tokio::select! {
         _ = shared.wait_for_refresh() => return Cause::Refresh,
         Some(c) = events_rx.recv() => c,
+        _ = tokio::time::sleep_until(settle.unwrap_or_else(tokio::time::Instant::now)),
+            if settle.is_some() => return Cause::Settle,
     };
     let until = tokio::time::Instant::now() + MAX_DEBOUNCE;
     let mut n = 1u32;

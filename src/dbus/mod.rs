@@ -116,6 +116,8 @@ impl Snapshot {
 #[derive(Debug)]
 pub struct Shared {
     current: watch::Sender<Option<Arc<Snapshot>>>,
+    /// The last probe whose report is in place and whose signals are sent.
+    done: watch::Sender<u64>,
     /// Probes started so far; the next probe gets this number plus one.
     started: AtomicU64,
     /// Refresh calls waiting now.
@@ -128,6 +130,7 @@ impl Default for Shared {
     fn default() -> Self {
         Shared {
             current: watch::Sender::new(None),
+            done: watch::Sender::new(0),
             started: AtomicU64::new(0),
             waiting: AtomicUsize::new(0),
             wake: Notify::new(),
@@ -165,6 +168,11 @@ impl Shared {
         self.current.send_replace(Some(s))
     }
 
+    /// Marks probe `seq` done: its report is in place, its signals are sent.
+    pub fn announced(&self, seq: u64) {
+        self.done.send_replace(seq);
+    }
+
     /// Whether a Refresh call is waiting for a probe not yet started.
     pub async fn wait_for_refresh(&self) {
         self.wake.notified().await
@@ -185,16 +193,14 @@ impl Shared {
             )));
         }
         let _waiting = Waiting(&self.waiting);
-        let mut rx = self.current.subscribe();
+        let mut rx = self.done.subscribe();
         let target = self.started.load(Ordering::SeqCst) + 1;
         self.wake.notify_one();
-        match rx
-            .wait_for(|s| s.as_ref().is_some_and(|s| s.seq >= target))
-            .await
-        {
-            Ok(s) => Ok(s.clone().expect("waited for a report")),
-            Err(_) => Err(fdo::Error::Failed("the daemon is stopping".into())),
+        if rx.wait_for(|&done| done >= target).await.is_err() {
+            return Err(fdo::Error::Failed("the daemon is stopping".into()));
         }
+        self.current()
+            .ok_or_else(|| fdo::Error::Failed("no report in place".into()))
     }
 }
 
@@ -251,9 +257,9 @@ impl Service {
         }
     }
 
-    /// Probes again now and returns when the new report is in place. Calls made while
-    /// a probe waits to start share it; probes are at least the daemon's interval
-    /// apart.
+    /// Probes again now and returns when the new report is in place and its change
+    /// signals are sent. Calls made while a probe waits to start share it; probes are
+    /// at least the daemon's interval apart.
     async fn refresh(&self) -> fdo::Result<()> {
         self.shared.refresh().await.map(|_| ())
     }
@@ -328,6 +334,142 @@ impl Service {
     #[zbus(property(emits_changed_signal = "false"))]
     async fn last_updated(&self) -> u64 {
         self.with(|s| s.updated_us, 0)
+    }
+}
+
+/// The object served at [`OBJECT_PATH`]: [`Service`], with each method call's
+/// arguments checked against the method's signature first, so that a call with
+/// arguments of the wrong type or number gets `InvalidArgs` (zbus alone answers
+/// its own error name, or ignores arguments a method does not take). The
+/// signatures are read from [`Service`]'s own introspection: one definition.
+#[derive(Debug, Clone)]
+pub struct Object(pub Service);
+
+impl Object {
+    pub fn new(shared: Arc<Shared>) -> Object {
+        Object(Service::new(shared))
+    }
+}
+
+/// Each method's input signature, from the interface's introspection.
+fn in_signatures() -> &'static std::collections::HashMap<String, String> {
+    static SIGS: std::sync::OnceLock<std::collections::HashMap<String, String>> =
+        std::sync::OnceLock::new();
+    SIGS.get_or_init(|| {
+        let xml = interface_xml();
+        let mut map = std::collections::HashMap::new();
+        for part in xml.split("<method name=\"").skip(1) {
+            let Some((name, rest)) = part.split_once('"') else {
+                continue;
+            };
+            let body = rest.split("</method>").next().unwrap_or_default();
+            let sig: String = body
+                .split("<arg ")
+                .skip(1)
+                .filter(|a| a.contains("direction=\"in\""))
+                .filter_map(|a| a.split("type=\"").nth(1)?.split('"').next())
+                .collect();
+            map.insert(name.to_string(), sig);
+        }
+        map
+    })
+}
+
+#[async_trait::async_trait]
+impl zbus::object_server::Interface for Object {
+    fn name() -> zbus::names::InterfaceName<'static> {
+        <Service as zbus::object_server::Interface>::name()
+    }
+
+    fn spawn_tasks_for_methods(&self) -> bool {
+        self.0.spawn_tasks_for_methods()
+    }
+
+    async fn get(
+        &self,
+        property_name: &str,
+        server: &zbus::ObjectServer,
+        connection: &zbus::Connection,
+        header: Option<&zbus::message::Header<'_>>,
+        emitter: &SignalEmitter<'_>,
+    ) -> Option<fdo::Result<zbus::zvariant::OwnedValue>> {
+        self.0
+            .get(property_name, server, connection, header, emitter)
+            .await
+    }
+
+    async fn get_all(
+        &self,
+        server: &zbus::ObjectServer,
+        connection: &zbus::Connection,
+        header: Option<&zbus::message::Header<'_>>,
+        emitter: &SignalEmitter<'_>,
+    ) -> fdo::Result<std::collections::HashMap<String, zbus::zvariant::OwnedValue>> {
+        self.0.get_all(server, connection, header, emitter).await
+    }
+
+    fn set<'call>(
+        &'call self,
+        property_name: &'call str,
+        value: &'call zbus::zvariant::Value<'_>,
+        server: &'call zbus::ObjectServer,
+        connection: &'call zbus::Connection,
+        header: Option<&'call zbus::message::Header<'_>>,
+        emitter: &'call SignalEmitter<'_>,
+    ) -> zbus::object_server::DispatchResult2<'call> {
+        self.0
+            .set(property_name, value, server, connection, header, emitter)
+    }
+
+    async fn set_mut(
+        &mut self,
+        property_name: &str,
+        value: &zbus::zvariant::Value<'_>,
+        server: &zbus::ObjectServer,
+        connection: &zbus::Connection,
+        header: Option<&zbus::message::Header<'_>>,
+        emitter: &SignalEmitter<'_>,
+    ) -> Option<fdo::Result<()>> {
+        self.0
+            .set_mut(property_name, value, server, connection, header, emitter)
+            .await
+    }
+
+    fn call<'call>(
+        &'call self,
+        server: &'call zbus::ObjectServer,
+        connection: &'call zbus::Connection,
+        msg: &'call zbus::Message,
+        name: zbus::names::MemberName<'call>,
+    ) -> zbus::object_server::DispatchResult2<'call> {
+        if let Some(want) = in_signatures().get(name.as_str()) {
+            let body = msg.body();
+            let got = body.signature().to_string();
+            if &got != want {
+                let text = format!(
+                    "{name} takes ({want}), not ({})",
+                    got.chars().take(64).collect::<String>()
+                );
+                return zbus::object_server::DispatchResult2::Async(Box::pin(async move {
+                    Err(fdo::Error::InvalidArgs(text))
+                }));
+            }
+        }
+        self.0.call(server, connection, msg, name)
+    }
+
+    fn call_mut<'call>(
+        &'call mut self,
+        server: &'call zbus::ObjectServer,
+        connection: &'call zbus::Connection,
+        msg: &'call zbus::Message,
+        name: zbus::names::MemberName<'call>,
+    ) -> zbus::object_server::DispatchResult2<'call> {
+        self.0.call_mut(server, connection, msg, name)
+    }
+
+    fn introspect_to_writer(&self, writer: &mut dyn std::fmt::Write, level: usize) {
+        self.0.introspect_to_writer(writer, level)
     }
 }
 
@@ -430,13 +572,14 @@ pub async fn emit(conn: &zbus::Connection, changes: &Changes) -> zbus::Result<()
     }
     let iface = conn
         .object_server()
-        .interface::<_, Service>(OBJECT_PATH)
+        .interface::<_, Object>(OBJECT_PATH)
         .await?;
     let e = iface.signal_emitter();
     for (id, old, new, summary) in &changes.subsystems {
         Service::subsystem_changed(e, id, old, new, summary).await?;
     }
-    let svc = iface.get().await;
+    let obj = iface.get().await;
+    let svc = &obj.0;
     // Each `*_changed` sends its own PropertiesChanged; zbus has no batch call.
     if changes.model {
         svc.model_changed(e).await?;
@@ -454,4 +597,119 @@ pub async fn emit(conn: &zbus::Connection, changes: &Changes) -> zbus::Result<()
         svc.subsystems_changed(e).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::Facts;
+    use crate::profiles::SURFACE_BOOK_2;
+
+    fn snapshot(seq: u64) -> Snapshot {
+        let facts = Facts::from_json(include_bytes!(
+            "../../fuzz/seeds/facts_json/sb2-15-nixos.json"
+        ))
+        .expect("the seed capture reads");
+        Snapshot::new(
+            seq,
+            crate::checks::diagnose(&facts, &SURFACE_BOOK_2, "test"),
+            seq,
+        )
+    }
+
+    fn set(s: &mut Snapshot, id: &str, status: Status, summary: &str) {
+        let sub = s.report.subsystems.iter_mut().find(|x| x.id == id).unwrap();
+        sub.status = status;
+        sub.summary = summary.into();
+    }
+
+    #[test]
+    fn the_same_report_changes_nothing_although_it_is_newer() {
+        let (a, b) = (snapshot(1), snapshot(2));
+        assert!(Changes::between(Some(&a), &b).is_empty());
+    }
+
+    #[test]
+    fn a_status_change_is_a_signal_and_a_summary_change_only_a_property() {
+        let a = snapshot(1);
+        let mut b = snapshot(2);
+        let touch_before = a.subsystem("touch").unwrap().status;
+        set(&mut b, "touch", Status::Failed, "iptsd is not running");
+        let battery_before = a.subsystem("battery").unwrap().status;
+        let summary = a.subsystem("battery").unwrap().summary.clone() + " (again)";
+        set(&mut b, "battery", battery_before, &summary);
+        b.report.overall = Status::Failed;
+        let c = Changes::between(Some(&a), &b);
+        assert_eq!(
+            c.subsystems,
+            vec![(
+                "touch".to_string(),
+                touch_before.to_string(),
+                "failed".to_string(),
+                "iptsd is not running".to_string()
+            )]
+        );
+        assert!(c.overall && c.subsystems_property);
+        assert!(!c.model && !c.kernel_release && !c.surface_patches);
+    }
+
+    #[test]
+    fn the_first_report_announces_every_known_subsystem() {
+        let b = snapshot(1);
+        let c = Changes::between(None, &b);
+        assert_eq!(c.subsystems.len(), b.report.subsystems.len());
+        assert!(c.subsystems.iter().all(|(_, old, _, _)| old == "unknown"));
+        assert!(c.overall && c.subsystems_property && c.model);
+    }
+
+    #[test]
+    fn a_subsystem_that_disappears_goes_to_unknown() {
+        let a = snapshot(1);
+        let mut b = snapshot(2);
+        b.report.subsystems.retain(|s| s.id != "camera");
+        let c = Changes::between(Some(&a), &b);
+        assert_eq!(c.subsystems.len(), 1);
+        assert_eq!(c.subsystems[0].0, "camera");
+        assert_eq!(c.subsystems[0].2, "unknown");
+    }
+
+    #[test]
+    fn the_interface_xml_names_every_member_the_client_calls() {
+        let xml = interface_xml();
+        for (name, kind, _) in members::ALL {
+            assert!(
+                xml.contains(&format!("<{kind} name=\"{name}\"")),
+                "{kind} {name} missing"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn refresh_callers_beyond_the_limit_are_refused_and_the_rest_share_a_probe() {
+        let shared = Shared::new();
+        let mut waiting = Vec::new();
+        for _ in 0..MAX_WAITING_REFRESH {
+            let s = shared.clone();
+            waiting.push(tokio::spawn(
+                async move { s.refresh().await.map(|s| s.seq) },
+            ));
+        }
+        // Let every caller register.
+        while shared.waiting.load(Ordering::SeqCst) < MAX_WAITING_REFRESH {
+            tokio::task::yield_now().await;
+        }
+        let refused = shared.refresh().await;
+        assert!(
+            matches!(refused, Err(fdo::Error::LimitsExceeded(_))),
+            "{refused:?}"
+        );
+        // One probe answers them all.
+        let seq = shared.start_probe();
+        shared.publish(Arc::new(snapshot(seq)));
+        shared.announced(seq);
+        for w in waiting {
+            assert_eq!(w.await.unwrap().unwrap(), 1);
+        }
+        assert_eq!(shared.waiting.load(Ordering::SeqCst), 0);
+    }
 }
