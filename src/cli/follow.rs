@@ -189,24 +189,25 @@ fn waybar_line(st: Option<&State>, why: &str) -> serde_json::Value {
     json!({"text": text, "alt": st.overall, "class": st.overall, "tooltip": tooltip})
 }
 
-/// `surface-check waybar`.
+/// `surface-check waybar`. Every way it ends writes the `unknown` line first, so that
+/// the bar never keeps showing a state nobody stands behind.
 pub fn waybar(bus: Bus, out: &mut impl Write) -> Result<i32> {
     let rt = runtime()?;
-    rt.block_on(async {
+    let mut last = String::new();
+    let mut show = |st: Option<&State>, why: &str, out: &mut dyn Write| -> Result<()> {
+        let l = waybar_line(st, why).to_string();
+        // One line per visible change.
+        if l != last {
+            writeln!(out, "{l}")?;
+            out.flush()?;
+            last = l;
+        }
+        Ok(())
+    };
+    let result: Result<()> = rt.block_on(async {
         let conn = crate::dbus::client::connect(bus).await?;
         let c = Client::on(bus, conn).await?;
         let mut events = c.events().await.context("subscribing to the signals")?;
-        let mut last = String::new();
-        let mut show = |st: Option<&State>, why: &str, out: &mut dyn Write| -> Result<()> {
-            let l = waybar_line(st, why).to_string();
-            // One line per visible change.
-            if l != last {
-                writeln!(out, "{l}")?;
-                out.flush()?;
-                last = l;
-            }
-            Ok(())
-        };
         let not_running = format!("surface-checkd is not running on the {}", bus.name());
         match Client::connect(bus).await {
             Ok(_) => match state(&c).await {
@@ -228,5 +229,13 @@ pub fn waybar(bus: Bus, out: &mut impl Write) -> Result<i32> {
             }
         }
         anyhow::bail!("the {} connection closed", bus.name())
-    })
+    });
+    match result {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            // A closed standard output (the bar went away) cannot take the line.
+            let _ = show(None, &super::logging::message(&e), out);
+            Err(e)
+        }
+    }
 }

@@ -151,26 +151,34 @@ async fn serve(opts: Options) -> Result<()> {
     let (events_tx, events_rx) = mpsc::channel::<Cause>(256);
     let (conn_tx, conn_rx) = watch::channel::<Option<Connection>>(None);
 
-    let first = connect(&opts, &shared).await?;
-    info!(
-        bus = opts.bus.name(),
-        root = %opts.source.root.display(),
-        "surface-checkd {} serving {BUS_NAME}",
-        env!("CARGO_PKG_VERSION")
-    );
+    // On the bus first (no bus is an error at once), then the first report, then
+    // the name: a client that sees the name finds a report, never a placeholder.
+    // The probe is bounded by its deadline.
+    let first = connect_bus(&opts, &shared).await?;
     let live = opts.source.root == std::path::Path::new("/");
     if live {
         events::start_udev(events_tx.clone());
     } else {
         debug!("not the live root: no udev or DTX events (a resume still re-probes)");
     }
-    let prober = tokio::spawn(probe_loop(
+    let mut prober = tokio::spawn(probe_loop(
         opts.clone(),
         shared.clone(),
         events_rx,
         events_tx.clone(),
         conn_rx,
     ));
+    tokio::select! {
+        _ = shared.first() => {}
+        r = &mut prober => return match r { Ok(r) => r, Err(e) => Err(e.into()) },
+    }
+    take_name(&opts, &first).await?;
+    info!(
+        bus = opts.bus.name(),
+        root = %opts.source.root.display(),
+        "surface-checkd {} serving {BUS_NAME}",
+        env!("CARGO_PKG_VERSION")
+    );
     let bus = tokio::spawn(keep_connected(
         opts.clone(),
         shared.clone(),
@@ -191,33 +199,43 @@ async fn serve(opts: Options) -> Result<()> {
     Ok(())
 }
 
-/// Connects to the bus, serves the object and takes the name.
-async fn connect(opts: &Options, shared: &Arc<Shared>) -> Result<Connection> {
+/// Connects to the bus and serves the object, without the name yet.
+async fn connect_bus(opts: &Options, shared: &Arc<Shared>) -> Result<Connection> {
     let builder = match opts.bus {
         Bus::System => zbus::connection::Builder::system(),
         Bus::Session => zbus::connection::Builder::session(),
     }
     .with_context(|| format!("finding the {}", opts.bus.name()))?;
-    let conn = builder
+    builder
         .serve_at(OBJECT_PATH, Object::new(shared.clone()))?
         .build()
         .await
-        .with_context(|| format!("connecting to the {}", opts.bus.name()))?;
-    // Not queued behind another owner: a second daemon fails at once.
-    let reply = conn
+        .with_context(|| format!("connecting to the {}", opts.bus.name()))
+}
+
+/// Takes the name, not queued behind another owner: a second daemon fails at once.
+async fn take_name(opts: &Options, conn: &Connection) -> Result<()> {
+    let taking = || format!("taking the name {BUS_NAME} on the {}", opts.bus.name());
+    match conn
         .request_name_with_flags(BUS_NAME, zbus::fdo::RequestNameFlags::DoNotQueue.into())
         .await
-        .with_context(|| format!("taking the name {BUS_NAME} on the {}", opts.bus.name()))?;
-    match reply {
-        zbus::fdo::RequestNameReply::PrimaryOwner | zbus::fdo::RequestNameReply::AlreadyOwner => {
-            Ok(conn)
-        }
-        other => anyhow::bail!(
-            "taking the name {BUS_NAME} on the {}: another process owns it ({other:?}); \
-             is surface-checkd running already?",
-            opts.bus.name()
+    {
+        Ok(
+            zbus::fdo::RequestNameReply::PrimaryOwner | zbus::fdo::RequestNameReply::AlreadyOwner,
+        ) => Ok(()),
+        Ok(_) | Err(zbus::Error::NameTaken) => anyhow::bail!(
+            "{}: another process owns it; is surface-checkd running already?",
+            taking()
         ),
+        Err(e) => Err(anyhow::Error::new(e).context(taking())),
     }
+}
+
+/// Connects, serves the object and takes the name.
+async fn connect(opts: &Options, shared: &Arc<Shared>) -> Result<Connection> {
+    let conn = connect_bus(opts, shared).await?;
+    take_name(opts, &conn).await?;
+    Ok(conn)
 }
 
 /// Waits until `conn` drops or loses the name.
@@ -303,7 +321,10 @@ async fn keep_connected(
                 info!("back on the {} as {BUS_NAME}", opts.bus.name());
                 conn = Some(c);
             }
-            Err(e) => warn!("{e:#}; trying again in {backoff:?}"),
+            Err(e) => warn!(
+                "{}; trying again in {backoff:?}",
+                crate::cli::logging::message(&e)
+            ),
         }
     }
 }
@@ -373,7 +394,7 @@ async fn probe_loop(
                 }
                 let conn = conn_rx.borrow().clone();
                 if let Some(conn) = conn
-                    && let Err(e) = crate::dbus::emit(&conn, &changes).await
+                    && let Err(e) = crate::dbus::emit(&conn, &changes, &snap).await
                 {
                     warn!("sending the change signals: {e}");
                 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use zbus::fdo::{DBusProxy, PropertiesProxy};
+use zbus::fdo::DBusProxy;
 use zbus::proxy::CacheProperties;
 use zbus::zvariant::{OwnedValue, Value};
 use zbus::{Connection, Proxy};
@@ -185,60 +185,92 @@ impl Client {
         .await
     }
 
-    /// A stream of everything the daemon announces, and of its coming and going.
+    /// A stream of everything the daemon announces, in the order it sent it, and
+    /// of its coming and going. Signals are taken from the name's owner only (anyone
+    /// may send a signal with that path).
     pub async fn events(&self) -> Result<futures_util::stream::BoxStream<'static, Event>> {
-        let changed = self
-            .proxy
-            .receive_signal(members::SUBSYSTEM_CHANGED)
-            .await?
-            .filter_map(|m| async move {
-                let (id, old_status, new_status, summary) = m
-                    .body()
-                    .deserialize::<(String, String, String, String)>()
-                    .ok()?;
-                Some(Event::SubsystemChanged {
-                    id,
-                    old_status,
-                    new_status,
-                    summary,
-                })
-            });
-        let props = PropertiesProxy::builder(&self.conn)
-            .destination(BUS_NAME)?
+        let rule = zbus::MatchRule::builder()
+            .msg_type(zbus::message::Type::Signal)
             .path(OBJECT_PATH)?
-            .cache_properties(CacheProperties::No)
-            .build()
+            .build();
+        // One stream for both signals keeps a probe's SubsystemChanged before its
+        // PropertiesChanged, as the daemon sends them.
+        let signals = zbus::MessageStream::for_match_rule(rule, &self.conn, Some(256))
             .await?
-            .receive_properties_changed()
-            .await?
-            .filter_map(|s| async move {
-                let args = s.args().ok()?;
-                if args.interface_name.as_str() != INTERFACE {
-                    return None;
-                }
-                let changed = args
-                    .changed_properties
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), value_json(v)))
-                    .collect();
-                Some(Event::PropertiesChanged(changed))
-            });
-        let owner = DBusProxy::new(&self.conn)
-            .await?
+            .filter_map(|m| async move { m.ok() })
+            .map(Some);
+        let dbus = DBusProxy::new(&self.conn).await?;
+        let name = zbus::names::BusName::try_from(BUS_NAME).map_err(zbus::Error::from)?;
+        let owner: Option<String> = dbus.get_name_owner(name).await.ok().map(|o| o.to_string());
+        let owners = dbus
             .receive_name_owner_changed_with_args(&[(0, BUS_NAME)])
             .await?
             .filter_map(|s| async move {
                 let args = s.args().ok()?;
-                Some(Event::Daemon {
-                    running: args.new_owner.is_some(),
-                })
-            });
-        Ok(futures_util::stream::select(
-            futures_util::stream::select(changed.boxed(), props.boxed()),
-            owner.boxed(),
-        )
-        .boxed())
+                Some(args.new_owner.as_ref().map(|o| o.to_string()))
+            })
+            .map(|o| (None, Some(o)));
+        let signals = signals.map(|m| (m, None));
+        let merged = futures_util::stream::select(signals.boxed(), owners.boxed());
+        Ok(merged
+            .scan(owner, |owner, (msg, new_owner)| {
+                let out = match (msg, new_owner) {
+                    (_, Some(o)) => {
+                        let running = o.is_some();
+                        *owner = o;
+                        Some(Event::Daemon { running })
+                    }
+                    (Some(m), None) => {
+                        let from = m.header().sender().map(|s| s.to_string());
+                        if from.is_some() && from == *owner {
+                            decode(&m)
+                        } else {
+                            None
+                        }
+                    }
+                    (None, None) => None,
+                };
+                futures_util::future::ready(Some(out))
+            })
+            .filter_map(futures_util::future::ready)
+            .boxed())
     }
+}
+
+/// The event a signal of the daemon's object carries, if it is one of ours.
+fn decode(m: &zbus::Message) -> Option<Event> {
+    let h = m.header();
+    let (iface, member) = (h.interface()?.as_str(), h.member()?.as_str());
+    if iface == INTERFACE && member == members::SUBSYSTEM_CHANGED {
+        let (id, old_status, new_status, summary) = m
+            .body()
+            .deserialize::<(String, String, String, String)>()
+            .ok()?;
+        return Some(Event::SubsystemChanged {
+            id,
+            old_status,
+            new_status,
+            summary,
+        });
+    }
+    if iface == "org.freedesktop.DBus.Properties" && member == "PropertiesChanged" {
+        let body = m.body();
+        let (name, changed, _): (
+            String,
+            std::collections::HashMap<String, Value<'_>>,
+            Vec<String>,
+        ) = body.deserialize().ok()?;
+        if name != INTERFACE {
+            return None;
+        }
+        return Some(Event::PropertiesChanged(
+            changed
+                .iter()
+                .map(|(k, v)| (k.clone(), value_json(v)))
+                .collect(),
+        ));
+    }
+    None
 }
 
 /// What the daemon announced.

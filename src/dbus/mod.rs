@@ -91,6 +91,20 @@ impl Snapshot {
         }
     }
 
+    /// The values of the properties: the getters and the change signals read
+    /// them here.
+    pub fn model(&self) -> &str {
+        &self.report.machine.model
+    }
+
+    pub fn kernel_release(&self) -> &str {
+        self.report.kernel.release.as_deref().unwrap_or_default()
+    }
+
+    pub fn overall(&self) -> &'static str {
+        self.report.overall.as_str()
+    }
+
     pub fn surface_patches(&self) -> &'static str {
         match self.report.kernel.surface_patches {
             Some(true) => "yes",
@@ -296,16 +310,13 @@ impl Service {
     /// `unknown`.
     #[zbus(property)]
     async fn model(&self) -> String {
-        self.with(|s| s.report.machine.model.clone(), "unknown".into())
+        self.with(|s| s.model().to_string(), "unknown".into())
     }
 
     /// The running kernel's release; empty when it cannot be read.
     #[zbus(property)]
     async fn kernel_release(&self) -> String {
-        self.with(
-            |s| s.report.kernel.release.clone().unwrap_or_default(),
-            String::new(),
-        )
+        self.with(|s| s.kernel_release().to_string(), String::new())
     }
 
     /// Whether the kernel carries the linux-surface patches: `yes`, `no` or
@@ -319,7 +330,7 @@ impl Service {
     /// `unknown` (also before the first probe ends).
     #[zbus(property)]
     async fn overall(&self) -> String {
-        self.with(|s| status_str(Some(s.report.overall)), status_str(None))
+        self.with(|s| s.overall().to_string(), status_str(None))
     }
 
     /// Every subsystem: id, status, summary.
@@ -564,9 +575,11 @@ impl Changes {
     }
 }
 
-/// Sends the signals for `changes` from the service at [`OBJECT_PATH`] on `conn`:
-/// one SubsystemChanged per changed subsystem, then one PropertiesChanged.
-pub async fn emit(conn: &zbus::Connection, changes: &Changes) -> zbus::Result<()> {
+/// Sends the signals for `changes` to `snap` from the object at [`OBJECT_PATH`] on
+/// `conn`: one SubsystemChanged per subsystem whose status changed, then one
+/// PropertiesChanged with every property whose value changed.
+pub async fn emit(conn: &zbus::Connection, changes: &Changes, snap: &Snapshot) -> zbus::Result<()> {
+    use zbus::zvariant::Value;
     if changes.is_empty() {
         return Ok(());
     }
@@ -578,25 +591,35 @@ pub async fn emit(conn: &zbus::Connection, changes: &Changes) -> zbus::Result<()
     for (id, old, new, summary) in &changes.subsystems {
         Service::subsystem_changed(e, id, old, new, summary).await?;
     }
-    let obj = iface.get().await;
-    let svc = &obj.0;
-    // Each `*_changed` sends its own PropertiesChanged; zbus has no batch call.
+    let mut changed: std::collections::HashMap<&str, Value<'_>> = Default::default();
     if changes.model {
-        svc.model_changed(e).await?;
+        changed.insert(members::MODEL, Value::from(snap.model()));
     }
     if changes.kernel_release {
-        svc.kernel_release_changed(e).await?;
+        changed.insert(members::KERNEL_RELEASE, Value::from(snap.kernel_release()));
     }
     if changes.surface_patches {
-        svc.surface_patches_changed(e).await?;
+        changed.insert(
+            members::SURFACE_PATCHES,
+            Value::from(snap.surface_patches()),
+        );
     }
     if changes.overall {
-        svc.overall_changed(e).await?;
+        changed.insert(members::OVERALL, Value::from(snap.overall()));
     }
     if changes.subsystems_property {
-        svc.subsystems_changed(e).await?;
+        changed.insert(members::SUBSYSTEMS, Value::new(snap.subsystems()));
     }
-    Ok(())
+    if changed.is_empty() {
+        return Ok(());
+    }
+    zbus::fdo::Properties::properties_changed(
+        e,
+        zbus::names::InterfaceName::from_static_str_unchecked(INTERFACE),
+        changed,
+        std::borrow::Cow::Borrowed(&[]),
+    )
+    .await
 }
 
 #[cfg(test)]
