@@ -1,34 +1,45 @@
 #!/usr/bin/env bash
-# Installs surface-check: the binary, its man pages and its shell completions.
+# Installs surface-check and its daemon surface-checkd: the binaries, man pages, shell
+# completions, the systemd unit and the D-Bus files.
 #
-#   scripts/install.sh [--prefix DIR] [--destdir DIR] [--binary PATH | --no-build]
+#   scripts/install.sh [--prefix DIR] [--destdir DIR]
+#                      [--binary PATH [--daemon PATH] | --no-build]
 #
 #   --prefix DIR    where it goes (default /usr/local):
-#                     DIR/bin/surface-check
+#                     DIR/bin/surface-check, DIR/bin/surface-checkd
 #                     DIR/share/man/man1/surface-check.1, surface-check-<command>.1
+#                     DIR/share/man/man8/surface-checkd.8
 #                     DIR/share/bash-completion/completions/surface-check
 #                     DIR/share/zsh/site-functions/_surface-check
 #                     DIR/share/fish/vendor_completions.d/surface-check.fish
+#                     DIR/lib/systemd/system/surface-checkd.service
+#                     DIR/share/dbus-1/system.d/io.github.SurfaceCheck1.conf
+#                     DIR/share/dbus-1/system-services/io.github.SurfaceCheck1.service
+#                     DIR/share/dbus-1/interfaces/io.github.SurfaceCheck1.xml
 #   --destdir DIR   stage the files under DIR (DIR/PREFIX/...), as packagers do
 #   --binary PATH   install this surface-check binary instead of building one
-#   --no-build      install target/release/surface-check as it is (build it first)
+#   --daemon PATH   install this surface-checkd (default: the one beside --binary)
+#   --no-build      install target/release/surface-check{,d} as they are (build first)
 #
-# Without --binary or --no-build it builds the release binary (`cargo build
+# Without --binary or --no-build it builds both release binaries (`cargo build
 # --release`), which needs Rust at least as new as Cargo.toml's rust-version. To
 # install into /usr/local, build as yourself and copy as root:
 #
 #   cargo build --release && sudo scripts/install.sh --no-build
 #
-# Or, without root: scripts/install.sh --prefix ~/.local
-# The man pages and completions are the committed, generated ones (docs/man,
-# docs/completions; tests/generated_docs.rs keeps them equal to the code). Every
-# installed file is listed on standard output; removing them uninstalls.
+# Or, without root: scripts/install.sh --prefix ~/.local (the daemon then serves only
+# the session bus: surface-checkd --session).
+# The unit and the D-Bus activation file name DIR/bin/surface-checkd. At the end the
+# script says how to start the service on a distribution with systemd (NixOS has its
+# own module instead). The man pages and completions are the committed, generated
+# ones (docs/man, docs/completions; tests/generated_docs.rs keeps them equal to the
+# code). Every installed file is listed on standard output; removing them uninstalls.
 set -euo pipefail
 caller="$PWD"
 cd "$(dirname "$0")/.."
 
 usage() { # EXIT_CODE
-    sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//' >&"$(( $1 == 0 ? 1 : 2 ))"
+    sed -n '5,22p' "$0" | sed 's/^# \{0,1\}//' >&"$(( $1 == 0 ? 1 : 2 ))"
     exit "$1"
 }
 # A path given relative to where the script was started from.
@@ -37,6 +48,7 @@ from_caller() { [[ "$1" == /* ]] && echo "$1" || echo "$caller/$1"; }
 prefix=/usr/local
 destdir=
 binary=
+daemon=
 build=1
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -46,14 +58,25 @@ while [[ $# -gt 0 ]]; do
     --destdir=*) destdir="${1#*=}"; shift ;;
     --binary) [[ $# -ge 2 ]] || usage 2; binary="$2"; build=0; shift 2 ;;
     --binary=*) binary="${1#*=}"; build=0; shift ;;
+    --daemon) [[ $# -ge 2 ]] || usage 2; daemon="$2"; build=0; shift 2 ;;
+    --daemon=*) daemon="${1#*=}"; build=0; shift ;;
     --no-build) build=0; shift ;;
     -h | --help) usage 0 ;;
     *) echo "install.sh: unknown argument '$1'" >&2; usage 2 ;;
     esac
 done
 [[ "$prefix" == /* ]] || { echo "install.sh: --prefix must be an absolute path, got '$prefix'" >&2; exit 2; }
+# The unit's ExecStart= and the activation file's Exec= name PREFIX/bin/surface-checkd
+# unquoted: no character that either would read specially.
+if [[ "$prefix" =~ [^A-Za-z0-9/._+@:,=-] ]]; then
+    echo "install.sh: --prefix may hold only letters, digits and / . _ + @ : , = - (the service files name PREFIX/bin/surface-checkd), got '$prefix'" >&2
+    exit 2
+fi
+prefix="${prefix%/}"
+prefix="${prefix:-/}"
 [[ -z "$destdir" ]] || destdir="$(from_caller "$destdir")"
 [[ -z "$binary" ]] || binary="$(from_caller "$binary")"
+[[ -z "$daemon" ]] || daemon="$(from_caller "$daemon")"
 
 # shellcheck source=scripts/rust-toolchain.sh
 . scripts/rust-toolchain.sh
@@ -61,28 +84,87 @@ done
 if [[ $build -eq 1 ]]; then
     find_rust install.sh
     find_libclang install.sh
-    cargo build --release --quiet --bin surface-check
+    find_libudev install.sh
+    cargo build --release --quiet --bin surface-check --bin surface-checkd
 fi
 binary="${binary:-target/release/surface-check}"
-if [[ ! -x "$binary" ]]; then
-    echo "install.sh: $binary is not an executable; build it with \`cargo build --release\` or name one with --binary" >&2
-    exit 2
-fi
+daemon="${daemon:-$(dirname "$binary")/surface-checkd}"
+for exe in "$binary" "$daemon"; do
+    if [[ ! -x "$exe" || -d "$exe" ]]; then
+        echo "install.sh: $exe is not an executable; build it with \`cargo build --release\` or name one with --binary and --daemon" >&2
+        exit 2
+    fi
+done
 if ! version="$("$binary" --version)"; then
     echo "install.sh: $binary does not run" >&2
     exit 2
 fi
+if ! daemon_version="$("$daemon" --version)"; then
+    echo "install.sh: $daemon does not run" >&2
+    exit 2
+fi
+if [[ "${version#surface-check }" != "${daemon_version#surface-checkd }" ]]; then
+    echo "install.sh: $binary is $version but $daemon is $daemon_version; install a matching pair" >&2
+    exit 2
+fi
 
-root="${destdir%/}$prefix"
+root="${destdir%/}${prefix%/}"
 put() { # MODE SOURCE DEST
     install -D -m "$1" "$2" "$root/$3"
     echo "$root/$3"
 }
+# SOURCE with /usr/bin/surface-checkd made PREFIX/bin/surface-checkd.
+put_service() { # SOURCE DEST
+    local text
+    text="$(<"$1")"
+    text="${text//\/usr\/bin\/surface-checkd/"${prefix%/}/bin/surface-checkd"}"
+    install -d "$(dirname "$root/$2")"
+    printf '%s\n' "$text" >"$root/$2"
+    chmod 0644 "$root/$2"
+    echo "$root/$2"
+}
+
 put 0755 "$binary" bin/surface-check
-for page in docs/man/*.1; do
-    put 0644 "$page" "share/man/man1/${page##*/}"
+put 0755 "$daemon" bin/surface-checkd
+for page in docs/man/*.[18]; do
+    put 0644 "$page" "share/man/man${page##*.}/${page##*/}"
 done
 put 0644 docs/completions/surface-check.bash share/bash-completion/completions/surface-check
 put 0644 docs/completions/_surface-check share/zsh/site-functions/_surface-check
 put 0644 docs/completions/surface-check.fish share/fish/vendor_completions.d/surface-check.fish
-echo "install.sh: installed $version under $root" >&2
+
+unit=lib/systemd/system/surface-checkd.service
+policy=share/dbus-1/system.d/io.github.SurfaceCheck1.conf
+activation=share/dbus-1/system-services/io.github.SurfaceCheck1.service
+put_service systemd/surface-checkd.service "$unit"
+put 0644 dbus/io.github.SurfaceCheck1.conf "$policy"
+put_service dbus/io.github.SurfaceCheck1.service "$activation"
+if [[ -f dbus/io.github.SurfaceCheck1.xml ]]; then
+    put 0644 dbus/io.github.SurfaceCheck1.xml share/dbus-1/interfaces/io.github.SurfaceCheck1.xml
+fi
+echo "install.sh: installed $version and its daemon under $root" >&2
+
+# How to start the daemon. systemd reads units from /usr/lib/systemd/system and
+# /usr/local/lib/systemd/system; the system bus reads policies from
+# /usr/share/dbus-1/system.d and /etc/dbus-1/system.d only, and activation files
+# from /usr/share/dbus-1/system-services and /usr/local/share/dbus-1/system-services.
+p="${prefix%/}"
+{
+    echo "install.sh: to run surface-checkd on the system bus (as root; on NixOS use its module instead):"
+    case "$p" in
+    /usr | /usr/local) ;;
+    *)
+        echo "    systemctl link $p/$unit"
+        echo "    mkdir -p /usr/local/share/dbus-1/system-services"
+        echo "    ln -s $p/$activation /usr/local/share/dbus-1/system-services/"
+        ;;
+    esac
+    if [[ "$p" != /usr ]]; then
+        echo "    mkdir -p /etc/dbus-1/system.d"
+        echo "    ln -s $p/$policy /etc/dbus-1/system.d/"
+    fi
+    echo "    systemctl daemon-reload"
+    echo "    systemctl reload dbus"
+    echo "    systemctl enable --now surface-checkd"
+    echo "  Then \`surface-check status\` reads the report from it, and \`surface-check watch\` follows it."
+} >&2

@@ -1,5 +1,6 @@
-//! The edges a new user touches: `scripts/install.sh` puts the binary, the man pages
-//! and the completions where the system looks for them; the quick-start scripts
+//! The edges a new user touches: `scripts/install.sh` puts the binaries, the man
+//! pages, the completions, the systemd unit and the D-Bus files where the system
+//! looks for them (tests/units.rs verifies the unit as installed); the quick-start scripts
 //! check the Rust toolchain against Cargo.toml's `rust-version` with a clear
 //! message, and under sudo find the invoking user's rustup toolchain.
 
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_surface-check");
+const DAEMON: &str = env!("CARGO_BIN_EXE_surface-checkd");
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -26,15 +28,69 @@ fn committed(dir: &str) -> Vec<PathBuf> {
     v
 }
 
-#[test]
-fn install_puts_binary_man_pages_and_completions_in_place() {
-    let dest = tempfile::tempdir().unwrap();
-    let out = Command::new(repo().join("scripts/install.sh"))
-        .args(["--prefix", "/usr", "--destdir"])
-        .arg(dest.path())
-        .args(["--binary", BIN])
+/// Runs scripts/install.sh with `args`.
+fn install(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(repo().join("scripts/install.sh"))
+        .args(args)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// Every file under `dir`, sorted.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p.to_str().unwrap().to_string());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The systemd and D-Bus files, (committed, installed under the prefix).
+const SERVICE_FILES: [(&str, &str); 4] = [
+    (
+        "systemd/surface-checkd.service",
+        "lib/systemd/system/surface-checkd.service",
+    ),
+    (
+        "dbus/io.github.SurfaceCheck1.conf",
+        "share/dbus-1/system.d/io.github.SurfaceCheck1.conf",
+    ),
+    (
+        "dbus/io.github.SurfaceCheck1.service",
+        "share/dbus-1/system-services/io.github.SurfaceCheck1.service",
+    ),
+    (
+        "dbus/io.github.SurfaceCheck1.xml",
+        "share/dbus-1/interfaces/io.github.SurfaceCheck1.xml",
+    ),
+];
+
+#[test]
+fn install_puts_binaries_man_pages_completions_unit_and_bus_files_in_place() {
+    let dest = tempfile::tempdir().unwrap();
+    let out = install(&[
+        "--prefix".as_ref(),
+        "/usr".as_ref(),
+        "--destdir".as_ref(),
+        dest.path().as_os_str(),
+        "--binary".as_ref(),
+        BIN.as_ref(),
+        "--daemon".as_ref(),
+        DAEMON.as_ref(),
+    ]);
     assert!(
         out.status.success(),
         "install.sh failed: {}{}",
@@ -42,17 +98,26 @@ fn install_puts_binary_man_pages_and_completions_in_place() {
         text(&out.stderr)
     );
     let usr = dest.path().join("usr");
-    let bin = usr.join("bin/surface-check");
-    let mode = std::fs::metadata(&bin).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o755, "{}", bin.display());
-    let v = Command::new(&bin).arg("--version").output().unwrap();
-    assert!(text(&v.stdout).starts_with("surface-check "), "{v:?}");
+    for (name, from) in [("surface-check", BIN), ("surface-checkd", DAEMON)] {
+        let bin = usr.join("bin").join(name);
+        let mode = std::fs::metadata(&bin).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o755, "{}", bin.display());
+        assert_eq!(std::fs::read(&bin).unwrap(), std::fs::read(from).unwrap());
+        let v = Command::new(&bin).arg("--version").output().unwrap();
+        assert!(text(&v.stdout).starts_with(&format!("{name} ")), "{v:?}");
+    }
 
-    // Every man page, the main one and one per command.
+    // Every man page, the main one, one per command, and the daemon's.
     let pages = committed("docs/man");
-    assert!(pages.len() >= 5, "{pages:?}");
+    assert!(pages.len() >= 6, "{pages:?}");
+    assert!(
+        pages.iter().any(|p| p.ends_with("surface-checkd.8")),
+        "{pages:?}"
+    );
     for page in &pages {
-        let put = usr.join("share/man/man1").join(page.file_name().unwrap());
+        let name = page.file_name().unwrap().to_str().unwrap();
+        let section = name.rsplit('.').next().unwrap();
+        let put = usr.join(format!("share/man/man{section}")).join(name);
         assert_eq!(std::fs::read(&put).unwrap(), std::fs::read(page).unwrap());
     }
     for (from, to) in [
@@ -69,24 +134,107 @@ fn install_puts_binary_man_pages_and_completions_in_place() {
         let want = std::fs::read(repo().join("docs/completions").join(from)).unwrap();
         assert_eq!(std::fs::read(usr.join(to)).unwrap(), want, "{to}");
     }
-    // Each installed file is listed, nothing else is installed.
-    let listed: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
-    let mut files = Vec::new();
-    let mut stack = vec![dest.path().to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                files.push(p.to_str().unwrap().to_string());
-            }
-        }
+    // Under /usr the unit and the bus files are the committed ones, byte for byte.
+    for (from, to) in SERVICE_FILES {
+        assert!(repo().join(from).exists(), "{from} is not committed");
+        assert_eq!(read(&usr.join(to)), read(&repo().join(from)), "{to}");
+        let mode = std::fs::metadata(usr.join(to))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644, "{to}");
     }
-    files.sort();
-    let mut listed_sorted: Vec<String> = listed.iter().map(|s| s.to_string()).collect();
-    listed_sorted.sort();
-    assert_eq!(files, listed_sorted);
+    // Each installed file is listed, nothing else is installed.
+    let mut listed: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+    listed.sort();
+    assert_eq!(files_under(dest.path()), listed);
+    // How to start it, for /usr: the files are where systemd and the bus look.
+    let err = text(&out.stderr);
+    for step in [
+        "systemctl daemon-reload",
+        "systemctl reload dbus",
+        "systemctl enable --now surface-checkd",
+    ] {
+        assert!(err.contains(step), "{err}");
+    }
+    assert!(
+        !err.contains("ln -s") && !err.contains("systemctl link"),
+        "{err}"
+    );
+}
+
+/// Another prefix: the unit and the activation file name that prefix's daemon, the
+/// daemon beside --binary is found, and the message says how to link what systemd
+/// and the system bus would not find there.
+#[test]
+fn install_under_another_prefix_names_its_daemon_and_says_how_to_link_the_rest() {
+    let dest = tempfile::tempdir().unwrap();
+    // --binary alone: surface-checkd beside it (cargo builds both into one directory).
+    let out = install(&[
+        "--prefix".as_ref(),
+        "/opt/sc".as_ref(),
+        "--destdir".as_ref(),
+        dest.path().as_os_str(),
+        "--binary".as_ref(),
+        BIN.as_ref(),
+    ]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let opt = dest.path().join("opt/sc");
+    assert_eq!(
+        std::fs::read(opt.join("bin/surface-checkd")).unwrap(),
+        std::fs::read(DAEMON).unwrap()
+    );
+    for (from, to) in SERVICE_FILES {
+        let want = read(&repo().join(from))
+            .replace("/usr/bin/surface-checkd", "/opt/sc/bin/surface-checkd");
+        assert_eq!(read(&opt.join(to)), want, "{to}");
+    }
+    let unit = read(&opt.join(SERVICE_FILES[0].1));
+    assert!(
+        unit.contains("\nExecStart=/opt/sc/bin/surface-checkd\n"),
+        "{unit}"
+    );
+    let act = read(&opt.join(SERVICE_FILES[2].1));
+    assert!(act.contains("\nExec=/opt/sc/bin/surface-checkd\n"), "{act}");
+    for step in [
+        "systemctl link /opt/sc/lib/systemd/system/surface-checkd.service",
+        "ln -s /opt/sc/share/dbus-1/system.d/io.github.SurfaceCheck1.conf /etc/dbus-1/system.d/",
+        "ln -s /opt/sc/share/dbus-1/system-services/io.github.SurfaceCheck1.service \
+         /usr/local/share/dbus-1/system-services/",
+        "systemctl daemon-reload",
+        "systemctl reload dbus",
+        "systemctl enable --now surface-checkd",
+    ] {
+        assert!(err.contains(step), "no {step:?} in:\n{err}");
+    }
+    assert!(
+        err.find("systemctl link").unwrap() < err.find("systemctl enable").unwrap(),
+        "{err}"
+    );
+
+    // /usr/local: systemd and the activation directory are found, the policy is not.
+    let dest = tempfile::tempdir().unwrap();
+    let out = install(&[
+        "--destdir".as_ref(),
+        dest.path().as_os_str(),
+        "--binary".as_ref(),
+        BIN.as_ref(),
+    ]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        dest.path()
+            .join("usr/local/lib/systemd/system/surface-checkd.service")
+            .is_file()
+    );
+    assert!(
+        err.contains(
+            "ln -s /usr/local/share/dbus-1/system.d/io.github.SurfaceCheck1.conf /etc/dbus-1/system.d/"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("systemctl link"), "{err}");
 }
 
 #[test]
@@ -107,9 +255,39 @@ fn install_refuses_a_relative_prefix_and_a_missing_binary() {
         "{}",
         text(&out.stderr)
     );
+    // The service files name PREFIX/bin/surface-checkd unquoted.
+    let out = run(&["--prefix", "/opt/my sc", "--binary", BIN]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--prefix may hold only"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = run(&["--binary", "/nonexistent/surface-check"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("not an executable"));
+
+    // A surface-check without its daemon beside it, and no --daemon.
+    let lone = tempfile::tempdir().unwrap();
+    let cli = lone.path().join("surface-check");
+    std::fs::copy(BIN, &cli).unwrap();
+    let out = run(&["--binary", cli.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("surface-checkd is not an executable") && err.contains("--daemon"),
+        "{err}"
+    );
+
+    // A daemon of another version.
+    let other = lone.path().join("surface-checkd");
+    std::fs::write(&other, "#!/bin/sh\necho 'surface-checkd 0.0.1'\n").unwrap();
+    std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run(&["--binary", cli.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("matching pair"), "{err}");
+
     assert_eq!(std::fs::read_dir(dest.path()).unwrap().count(), 0);
 }
 
