@@ -14,8 +14,11 @@ use zbus::Connection;
 use super::Cause;
 
 /// The udev subsystems whose uevents may change a verdict.
+/// `hid` and `module` beyond the devices' own classes: a HID driver binding (ipts)
+/// and a module loading or going are links of the chains too.
 pub const UDEV_SUBSYSTEMS: &[&str] = &[
     "input",
+    "hid",
     "video4linux",
     "media",
     "power_supply",
@@ -25,6 +28,7 @@ pub const UDEV_SUBSYSTEMS: &[&str] = &[
     "pci",
     "platform",
     "surface_aggregator",
+    "module",
 ];
 
 /// Sends `c` unless the channel is full: a full channel means a probe is coming
@@ -80,11 +84,12 @@ fn monitor(kernel: bool) -> std::io::Result<udev::MonitorSocket> {
 }
 
 /// Listens to uevents on a thread of its own, from two sources, since either may be
-/// silent: udevd's (the `udev` netlink group: sent once its rules ran, so device
-/// nodes exist; silent without udevd, or in another network namespace, as
-/// `PrivateNetwork=yes` makes) and the kernel's (the `kernel` group, which reaches
-/// every network namespace of the initial user namespace, and needs no udevd). One
-/// change arrives through both; the probe loop's debounce makes it one probe.
+/// silent: udevd's (the `udev` netlink group: sent once its rules ran; silent without
+/// udevd, or in a network namespace of its own, as the unit's `PrivateNetwork=yes`
+/// makes) and the kernel's (the `kernel` group, which reaches every network
+/// namespace of the initial user namespace and needs no udevd; it comes before
+/// udevd's rules ran, which the settle probe after each event's probe covers). One
+/// change arriving through both makes one probe: the probe loop debounces.
 pub fn start_udev(tx: mpsc::Sender<Cause>) {
     let spawned = std::thread::Builder::new()
         .name("uevents".into())

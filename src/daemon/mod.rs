@@ -8,8 +8,8 @@
 //! debounce interval, or at most [`MAX_DEBOUNCE`] after the first. Probes are at least
 //! [`Options::min_interval`] apart, and a Refresh call made while one waits shares it;
 //! the call returns once the probe's report is in place and its signals are sent. An
-//! event's probe that changed something is followed by one more [`SETTLE`] later, for
-//! what the hotplug starts after its uevent (iptsd, by a udev rule).
+//! event's probe is followed by one more [`SETTLE`] later, for what udevd's rules
+//! write and start after the kernel's uevent (the udev database, iptsd).
 //! While idle nothing wakes: the udev and DTX listeners block in `poll` on their own
 //! threads, the runtime sleeps on its sockets.
 //!
@@ -39,10 +39,10 @@ use crate::dbus::{BUS_NAME, Changes, OBJECT_PATH, Object, Shared, Snapshot};
 /// The longest a burst of events delays its probe.
 pub const MAX_DEBOUNCE: Duration = Duration::from_secs(2);
 
-/// After an event's probe changed something, the daemon probes once more this much
-/// later: what a hotplug starts (iptsd for a new touch device, by a udev rule and
-/// systemd) comes after the uevent, and a verdict read between the two would stand
-/// until the next event.
+/// After an event's probe, the daemon probes once more this much later: the
+/// kernel's uevent comes before udevd's rules ran, and what they write (the udev
+/// database) and start (iptsd for a new touch device, through systemd) would be
+/// missing from a verdict that stands until the next event.
 pub const SETTLE: Duration = Duration::from_secs(3);
 
 /// Why a probe runs.
@@ -54,7 +54,7 @@ pub enum Cause {
     Udev(String),
     Dtx,
     Resume,
-    /// [`SETTLE`] after an event's probe that changed something.
+    /// [`SETTLE`] after an event's probe.
     Settle,
 }
 
@@ -79,9 +79,10 @@ impl std::fmt::Display for Cause {
     about = "Keep the Surface Book 2's hardware report current and publish it on D-Bus",
     long_about = "Keeps the report of `surface-check status` current and publishes it on D-Bus as \
 io.github.SurfaceCheck1 (docs/dbus-api.md), with a signal when a subsystem's status changes.\n\n\
-Probes at start-up, on a Refresh call, and after udev events (input, video4linux, media, \
-power_supply, hidraw, mei, usb, pci, platform, surface_aggregator), DTX events and resume from \
-sleep; never on a timer. Runs on the system bus (DBUS_SYSTEM_BUS_ADDRESS when set), or on the \
+Probes at start-up, on a Refresh call, and after uevents (input, hid, video4linux, media, \
+power_supply, hidraw, mei, usb, pci, platform, surface_aggregator, module), DTX events and resume \
+from sleep, then once more 3 s after an event's probe (what udev's rules start comes after the \
+uevent); never on a timer. Runs on the system bus (DBUS_SYSTEM_BUS_ADDRESS when set), or on the \
 session bus with --session to try it without installing anything.\n\n\
 Logs to standard error (SURFACE_CHECK_LOG=debug for each probe and its cause). Exits 0 on \
 SIGTERM or SIGINT, 2 on an error at start-up."
@@ -144,6 +145,11 @@ pub fn run(opts: Options) -> Result<()> {
 }
 
 async fn serve(opts: Options) -> Result<()> {
+    // Before anything else: SIGTERM during start-up stops it cleanly too.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("handling SIGTERM")?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("handling SIGINT")?;
     // A root that cannot be opened is an error now, not a report later.
     crate::root::Root::open(&opts.source.root)
         .with_context(|| format!("opening the root {}", opts.source.root.display()))?;
@@ -171,6 +177,8 @@ async fn serve(opts: Options) -> Result<()> {
     tokio::select! {
         _ = shared.first() => {}
         r = &mut prober => return match r { Ok(r) => r, Err(e) => Err(e.into()) },
+        _ = term.recv() => { info!("SIGTERM: stopping"); return Ok(()) }
+        _ = int.recv() => { info!("SIGINT: stopping"); return Ok(()) }
     }
     take_name(&opts, &first).await?;
     info!(
@@ -187,11 +195,9 @@ async fn serve(opts: Options) -> Result<()> {
         events_tx.clone(),
     ));
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("handling SIGTERM")?;
     let stop = tokio::select! {
         _ = term.recv() => "SIGTERM",
-        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = int.recv() => "SIGINT",
         r = prober => { return match r { Ok(r) => r, Err(e) => Err(e.into()) } }
         r = bus => { return match r { Ok(r) => r, Err(e) => Err(e.into()) } }
     };
@@ -384,9 +390,6 @@ async fn probe_loop(
                     changed = changes.subsystems.len(),
                     "report in place"
                 );
-                let event = matches!(cause, Cause::Udev(_) | Cause::Dtx | Cause::Resume);
-                settle =
-                    (event && !changes.is_empty()).then(|| tokio::time::Instant::now() + SETTLE);
                 for (id, old, new, summary) in &changes.subsystems {
                     if old != "unknown" || seq > 1 {
                         info!(subsystem = %id, old = %old, new = %new, "{id}: {old} -> {new}: {summary}");
@@ -414,11 +417,20 @@ async fn probe_loop(
                 shared.announced(seq);
             }
         }
+        // An event's probe (re)arms the settle probe; the settle probe ends it;
+        // a Refresh meanwhile leaves it due.
+        match cause {
+            Cause::Udev(_) | Cause::Dtx | Cause::Resume => {
+                settle = Some(tokio::time::Instant::now() + SETTLE)
+            }
+            Cause::Settle => settle = None,
+            Cause::Start | Cause::Refresh => {}
+        }
         // The DTX device may appear later (its module loaded after start-up).
         if live && dtx.as_ref().is_none_or(|h| h.is_finished()) {
             dtx = events::start_dtx(&opts.source.root, events_tx.clone());
         }
-        cause = next_cause(&opts, &shared, &mut events_rx, settle.take()).await;
+        cause = next_cause(&opts, &shared, &mut events_rx, settle).await;
     }
 }
 
