@@ -23,8 +23,17 @@
 //! the answers of vivid's video nodes and media device to raw V4L2 and media ioctls,
 //! and what MEDIA_IOC_SETUP_LINK says to changing a link (examples/vm-media.rs).
 //!
-//! Needs qemu-system-x86_64, apt-get with current lists, dpkg-deb, depmod (kmod) and
-//! ldd; without any of them the test fails. One boot serves every test here.
+//! The guest runs a system bus (dbus-daemon with the project's policy) and
+//! systemd-udevd (without rules) from the start, as a distribution does. Between the
+//! rounds, `surface-checkd` serves the live root on that bus: `status` reads its
+//! report as root and as the user 65534, `watch --json` follows it, and a USB device
+//! with the Marvell Bluetooth function's ids is plugged into dummy_hcd and unplugged:
+//! real uevents, after which the right SubsystemChanged must arrive with no Refresh
+//! call (the daemon's and watch's lines are stamped with the guest's clock).
+//!
+//! Needs qemu-system-x86_64, apt-get with current lists, dpkg-deb, depmod (kmod), ldd,
+//! strip, and the `dbus` and `udev` packages (the guest runs their programs); without
+//! any of them the test fails. One boot serves every test here.
 
 mod common;
 #[path = "vm/guest.rs"]
@@ -702,8 +711,9 @@ fn every_input_device_matches_the_kernel_s_own_view() {
             assert_eq!(i["node"]["ok"]["major"], 13);
             let n: u32 = ev.strip_prefix("event").unwrap().parse().unwrap();
             assert_eq!(i["node"]["ok"]["minor"], 64 + n, "{sysname}");
-            // No udev in the guest: its database is absent, which is evidence.
-            assert!(i["udev"]["absent"].is_object(), "{i}");
+            // udevd runs without rules: every event device has a database record
+            // (udevd handled its uevent), holding no properties.
+            assert_eq!(i["udev"], serde_json::json!({"ok": {}}), "{sysname}");
         }
     }
 }
@@ -1408,8 +1418,9 @@ fn vivid_answers_querycap_device_info_and_topology_as_the_kernel_does() {
     assert!(section("media").ends_with("VM-MEDIA done"));
 }
 
-/// No udev in the guest: devtmpfs gives event, hidraw, video and media nodes to root
-/// alone (0600), as a distribution's nodes are to a user outside their groups.
+/// udevd runs without rules, so it changes no mode: devtmpfs gives event, hidraw, video
+/// and media nodes to root alone (0600), as a distribution's nodes are to a user outside
+/// their groups.
 #[test]
 fn device_nodes_are_root_only_as_devtmpfs_makes_them() {
     for r in rounds() {
@@ -1450,12 +1461,14 @@ fn the_guest_stays_well_inside_its_time_limit() {
         names,
         [
             "start",
+            "services",
             "setup",
             "snapshot",
             "capture",
             "status",
             "round",
             "tests",
+            "daemon",
             "snapshot-base",
             "capture-base",
             "status-base",
@@ -1799,4 +1812,420 @@ fn functional_tests_read_well_to_a_person() {
     let file = b.vm_dir.join("transcript-lid-idle.txt");
     std::fs::write(&file, format!("{}\n", t.text.trim_end()))
         .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+}
+
+/// The guest's system bus: dbus-daemon with the system configuration and the project's
+/// policy from `system.d/`, as installed: root may own io.github.SurfaceCheck1, the
+/// user 65534 may not.
+#[test]
+fn the_guest_s_system_bus_runs_with_the_project_s_policy() {
+    let b = boot();
+    let log = section("dbus-daemon");
+    assert!(
+        !log.contains("Unknown") && !log.contains("rror") && !log.contains("ailed"),
+        "{log}"
+    );
+    assert_eq!(b.value("bus rc"), Some("0"), "{}", section("bus"));
+    let id = section("bus")
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("string \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("no bus id:\n{}", section("bus")));
+    assert!(
+        id.len() == 32 && id.bytes().all(|c| c.is_ascii_hexdigit()),
+        "{id}"
+    );
+    // RequestName with DO_NOT_QUEUE: 1, the primary owner (the name is free again
+    // when dbus-send exits).
+    assert_eq!(
+        b.value("bus-own-root rc"),
+        Some("0"),
+        "{}",
+        section("bus-own-root")
+    );
+    assert_eq!(
+        section("bus-own-root").lines().last().map(str::trim),
+        Some("uint32 1"),
+        "{}",
+        section("bus-own-root")
+    );
+    assert_eq!(b.value("bus-own-user rc"), Some("1"));
+    let denied = section("bus-own-user");
+    assert!(
+        denied.starts_with("Error org.freedesktop.DBus.Error.AccessDenied: ")
+            && denied.contains("not allowed to own the service \"io.github.SurfaceCheck1\""),
+        "{denied}"
+    );
+}
+
+/// udevd runs in the guest as a distribution starts it (without rules), and sends each
+/// uevent on to libudev's monitors once it handled it (the `udev` netlink group): every
+/// uinput device and its event node arrived as an `add`.
+#[test]
+fn udevd_passes_real_uevents_on_to_monitors() {
+    let b = boot();
+    assert_eq!(b.value("udevd rc"), Some("0"), "{}", section("udevd"));
+    assert!(
+        section("udevd").starts_with("Starting systemd-udevd version "),
+        "{}",
+        section("udevd")
+    );
+    for s in ["settle-boot", "settle", "settle-base"] {
+        assert_eq!(b.value(&format!("{s} rc")), Some("0"), "{s}");
+    }
+    let text = section("udev-monitor");
+    assert!(
+        text.contains("UDEV - the event which udev sends out after rule processing"),
+        "{text}"
+    );
+    // (action, devpath, subsystem) of each event.
+    let events: BTreeSet<(&str, &str, &str)> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<&str>>())
+        .filter(|f| f.len() > 1 && f[0] == "UDEV" && f[1].starts_with('['))
+        .map(|f| {
+            assert_eq!(f.len(), 5, "{f:?}");
+            (f[2], f[3], f[4])
+        })
+        .collect();
+    let uinput: Vec<&Value> = uinput_round()
+        .inputs()
+        .iter()
+        .filter(|i| i["parent"].is_null())
+        .collect();
+    assert_eq!(uinput.len(), uinput_specs("uinput").len(), "{uinput:?}");
+    for i in uinput {
+        let sysname = i["sysname"].as_str().unwrap();
+        let event = i["event"].as_str().unwrap();
+        let dir = format!("/devices/virtual/input/{sysname}");
+        assert_eq!(
+            uinput_round()
+                .sys(&format!("/sys/class/input/{sysname}"))
+                .real,
+            format!("/sys{dir}")
+        );
+        for path in [dir.clone(), format!("{dir}/{event}")] {
+            assert!(
+                events.contains(&("add", path.as_str(), "(input)")),
+                "no udev event for {path}:\n{text}"
+            );
+        }
+    }
+}
+
+/// A log the guest stamped line by line: (the guest's clock when the line arrived, the
+/// line).
+fn stamped(section_name: &str) -> Vec<(f64, &'static str)> {
+    section(section_name)
+        .lines()
+        .map(|l| {
+            let (t, rest) = l
+                .split_once(' ')
+                .unwrap_or_else(|| panic!("{section_name}: {l:?}"));
+            let t = t
+                .parse()
+                .unwrap_or_else(|_| panic!("{section_name}: no stamp: {l:?}"));
+            (t, rest)
+        })
+        .collect()
+}
+
+/// The guest's clock at a step of the daemon test (`plug`, `unplug`, `stop`).
+fn daemon_event(step: &str) -> f64 {
+    boot()
+        .value(&format!("daemon-event {step}"))
+        .unwrap_or_else(|| panic!("the daemon step {step} did not run"))
+        .parse()
+        .unwrap()
+}
+
+/// Each subsystem's status in a report.
+fn subsystem_statuses(report: &Value) -> BTreeMap<String, String> {
+    report["subsystems"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no subsystems: {report}"))
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_string(),
+                s["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The watch lines (JSON) in a stretch of the guest's clock, with their stamps.
+fn watch_lines(from: f64, to: f64) -> Vec<(f64, Value)> {
+    stamped("watch.log")
+        .into_iter()
+        .filter(|(t, _)| *t >= from && *t < to)
+        .map(|(t, l)| {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("watch: {e}: {l:?}"));
+            (t, v)
+        })
+        .collect()
+}
+
+/// surface-checkd in the guest: on the system bus of a real dbus-daemon with the
+/// project's policy, on the live root of a real kernel. `status` without `--local`
+/// gets its report, as root and as the unprivileged user 65534, with `status
+/// --local`'s verdicts; `watch` starts from the same states; SIGTERM ends it with 0.
+#[test]
+fn surface_checkd_serves_the_guest_s_report_on_the_system_bus() {
+    let b = boot();
+    let log = stamped("daemon.log");
+    let text: Vec<&str> = log.iter().map(|(_, l)| *l).collect();
+    let all = text.join("\n");
+    assert_eq!(b.value("daemon rc"), Some("0"), "{all}");
+    let serving = format!(
+        "surface-checkd {} serving io.github.SurfaceCheck1",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(
+        text.iter()
+            .any(|l| l.contains(&serving) && l.contains("bus=\"system bus\"")),
+        "{all}"
+    );
+    assert!(
+        text.iter().any(|l| l.contains("listening to uevents: ")),
+        "{all}"
+    );
+    assert!(text.last().unwrap().ends_with("SIGTERM: stopping"), "{all}");
+    for l in &text {
+        assert!(
+            !l.starts_with(" WARN") && !l.starts_with("ERROR"),
+            "{l}\n{all}"
+        );
+    }
+    assert!(
+        text.iter()
+            .find(|l| l.contains(" probe seq="))
+            .is_some_and(|l| l.ends_with("probe seq=1 cause=start")),
+        "{all}"
+    );
+    assert!(
+        section("daemon.out").is_empty(),
+        "{}",
+        section("daemon.out")
+    );
+
+    let local = json("daemon-before.json");
+    assert_eq!(b.value("daemon-before rc"), Some("1"));
+    common::assert_schema(&local);
+    let checks =
+        |r: &Value| -> BTreeMap<String, String> { common::check_statuses(r).into_iter().collect() };
+    for who in ["daemon-status", "daemon-status-user"] {
+        let err = section(&format!("{who}.err"));
+        assert_eq!(b.value(&format!("{who} rc")), Some("1"), "{err}");
+        assert_eq!(
+            err.trim_end(),
+            format!(
+                "surface-check: report from surface-checkd {} on the system bus",
+                env!("CARGO_PKG_VERSION")
+            ),
+            "{who}"
+        );
+        let r = json(&format!("{who}.json"));
+        common::assert_schema(&r);
+        assert_eq!(checks(&r), checks(&local), "{who}");
+        assert_eq!(r["machine"], local["machine"], "{who}");
+        assert_eq!(r["overall"], local["overall"], "{who}");
+        // The daemon reads as root: nothing was refused, for the user either.
+        assert_eq!(r["needs_privileges"], serde_json::json!([]), "{who}");
+    }
+    // One report, the same document for both.
+    assert_eq!(json("daemon-status.json"), json("daemon-status-user.json"));
+
+    // watch: connected, with the states in place, then the daemon's going.
+    let lines = watch_lines(0.0, f64::MAX);
+    let (_, first) = &lines[0];
+    assert_eq!(first["event"], "connected", "{first}");
+    assert_eq!(first["bus"], "system bus", "{first}");
+    assert_eq!(first["overall"], local["overall"], "{first}");
+    let connected: BTreeMap<String, String> = first["subsystems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_string(),
+                s["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(connected, subsystem_statuses(&local));
+    let (_, last) = lines.last().unwrap();
+    assert_eq!(
+        last,
+        &serde_json::json!({"event": "daemon", "running": false})
+    );
+    assert!(section("watch.err").is_empty(), "{}", section("watch.err"));
+}
+
+/// The real-kernel layer's test of the daemon's events: a USB device with the ids of
+/// the Marvell Bluetooth function plugged into dummy_hcd and unplugged. udevd sends the
+/// uevents on, surface-checkd probes for them (its log names the cause: `udev:usb`,
+/// never `refresh`), and `watch` receives exactly one SubsystemChanged per subsystem
+/// whose status differs between `status --local` before and after: wireless, absent
+/// to failed (no driver bound: btusb is not loaded) and back.
+#[test]
+fn a_real_hotplug_reaches_surface_checkd_and_the_right_signal_follows_without_refresh() {
+    let b = boot();
+    let log = stamped("daemon.log");
+    let all: String = log.iter().map(|(t, l)| format!("{t} {l}\n")).collect();
+    assert!(!all.contains("cause=refresh"), "{all}");
+    assert_eq!(b.value("bluetooth-plug rc"), Some("0"));
+    assert_eq!(b.value("bluetooth-unplug rc"), Some("0"));
+    let steps = [
+        (
+            "plug",
+            "daemon-before",
+            "daemon-plug",
+            "unplug",
+            ("absent", "failed"),
+        ),
+        (
+            "unplug",
+            "daemon-plug",
+            "daemon-unplug",
+            "stop",
+            ("failed", "absent"),
+        ),
+    ];
+    // Nothing changed before the first step.
+    let quiet: Vec<_> = watch_lines(0.0, daemon_event("plug"))
+        .into_iter()
+        .filter(|(_, v)| v["event"] != "connected")
+        .collect();
+    assert!(quiet.is_empty(), "{quiet:?}");
+    for (step, before, after, next, wireless) in steps {
+        for q in ["before", "after"] {
+            assert_eq!(
+                b.value(&format!("daemon-quiet-{q}-{step} rc")),
+                Some("0"),
+                "surface-checkd did not settle {q} {step}:\n{all}"
+            );
+        }
+        assert_eq!(b.value(&format!("{after} rc")), Some("1"));
+        let (t0, t1) = (daemon_event(step), daemon_event(next));
+        let before = json(&format!("{before}.json"));
+        let after = json(&format!("{after}.json"));
+        let (old, new) = (subsystem_statuses(&before), subsystem_statuses(&after));
+        assert_eq!(
+            old.keys().collect::<Vec<_>>(),
+            new.keys().collect::<Vec<_>>()
+        );
+        let want: BTreeSet<(String, String, String)> = old
+            .iter()
+            .filter(|(id, s)| new[*id] != **s)
+            .map(|(id, s)| (id.clone(), s.clone(), new[id].clone()))
+            .collect();
+        assert!(
+            want.contains(&(
+                "wireless".to_string(),
+                wireless.0.to_string(),
+                wireless.1.to_string()
+            )),
+            "{step}: {want:?}"
+        );
+        let lines = watch_lines(t0, t1);
+        let signals: Vec<(f64, &Value)> = lines
+            .iter()
+            .filter(|(_, v)| v["event"] == "SubsystemChanged")
+            .map(|(t, v)| (*t, v))
+            .collect();
+        let got: Vec<(String, String, String)> = signals
+            .iter()
+            .map(|(_, v)| {
+                (
+                    v["id"].as_str().unwrap().to_string(),
+                    v["old_status"].as_str().unwrap().to_string(),
+                    v["new_status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got.iter().cloned().collect::<BTreeSet<_>>(),
+            want,
+            "{step}: {signals:?}"
+        );
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "{step}: each change once: {signals:?}"
+        );
+        for (_, v) in &signals {
+            let sub = after["subsystems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["id"] == v["id"])
+                .unwrap();
+            assert_eq!(v["summary"], sub["summary"], "{step}");
+        }
+        // The Subsystems property changed with it.
+        assert!(
+            lines.iter().any(|(_, v)| v["event"] == "PropertiesChanged"
+                && v["changed"].get("Subsystems").is_some()),
+            "{step}: {lines:?}"
+        );
+
+        // The daemon's side: the uevents arrived, and each probe of the step was for
+        // them (or the one more a change is followed by).
+        let window: Vec<&(f64, &str)> = log.iter().filter(|(t, _)| *t >= t0 && *t < t1).collect();
+        assert!(
+            window
+                .iter()
+                .any(|(_, l)| l.contains("uevent") && l.contains("subsystem=usb")),
+            "{step}:\n{all}"
+        );
+        let causes: Vec<&str> = window
+            .iter()
+            .filter_map(|(_, l)| l.split_once(" probe seq=")?.1.split_once(" cause="))
+            .map(|(_, c)| c)
+            .collect();
+        assert!(
+            causes.first().is_some_and(|c| c.starts_with("udev:")),
+            "{step}: {causes:?}\n{all}"
+        );
+        assert!(
+            causes
+                .iter()
+                .all(|c| c.starts_with("udev:") || *c == "settle"),
+            "{step}: {causes:?}"
+        );
+        // The probe that found the change was a uevent's.
+        let changed = window
+            .iter()
+            .position(|(_, l)| l.contains(&format!("wireless: {} -> {}: ", wireless.0, wireless.1)))
+            .unwrap_or_else(|| panic!("{step}: the daemon logged no change:\n{all}"));
+        let cause = window[..changed]
+            .iter()
+            .rev()
+            .find_map(|(_, l)| l.split_once(" probe seq=")?.1.split_once(" cause="))
+            .map(|(_, c)| c);
+        assert!(
+            cause.is_some_and(|c| c.starts_with("udev:")),
+            "{step}: {cause:?}"
+        );
+
+        let at = |what: &str| {
+            window
+                .iter()
+                .find(|(_, l)| l.contains(what))
+                .map(|(t, _)| *t - t0)
+                .unwrap()
+        };
+        let (signal, _) = signals[0];
+        eprintln!(
+            "vm: {step} (guest clock, TCG, from the write to the gadget's UDC): first uevent \
+             at surface-checkd {:.2} s, probe {:.2} s, its report {:.2} s, SubsystemChanged \
+             at watch {:.2} s",
+            at("uevent"),
+            at(" probe seq="),
+            at(" report in place "),
+            signal - t0
+        );
+        assert!(signal - t0 < 15.0, "{step}: {:.2} s", signal - t0);
+    }
 }

@@ -6,13 +6,15 @@
 //!   postinst would (the package ships no modules.dep or modules.alias). It is cached
 //!   under `target/vm/<package>/`, as is busybox from `busybox-static`.
 //! - The initramfs (cpio newc, gzip) is rebuilt on every run, since it carries the
-//!   `surface-check` and the guest's helpers (examples/vm-*.rs: uinput and uhid devices,
-//!   raw media ioctls, a switch of user) the tests built, stripped, with the libraries
-//!   `ldd` lists, busybox, `tests/vm/init.sh` as `/init`, the kernel's
-//!   `/boot/config-<release>`, its complete `modules.*` index files, the module files
-//!   the guest loads plus those of the profile's modules the kernel has, and under
+//!   `surface-check`, `surface-checkd` and the guest's helpers (examples/vm-*.rs: uinput
+//!   and uhid devices, raw media ioctls, a switch of user) the tests built, stripped,
+//!   with the libraries `ldd` lists, busybox, `tests/vm/init.sh` as `/init`, the
+//!   kernel's `/boot/config-<release>`, its complete `modules.*` index files, the module
+//!   files the guest loads plus those of the profile's modules the kernel has, and under
 //!   `/etc/vm/` the load lists of both rounds, the buses surface-check reads, and the
-//!   USB gadget's report descriptors.
+//!   USB gadget's report descriptors. From this machine's packages: dbus-daemon with
+//!   a system bus configuration and the project's policy (`dbus/`), dbus-send, and
+//!   systemd-udevd with udevadm (packages `dbus` and `udev`).
 //! - QEMU boots it with the Surface Book 2 13"'s SMBIOS identity and a hard timeout; the
 //!   guest prints its results to the serial console between `@@VM` marker lines.
 //!
@@ -41,10 +43,85 @@ pub const LOADS: &[(&str, &str)] = &[
 /// The guest's helper programs (examples/vm-*.rs), installed as `/bin/<name>`.
 pub const HELPERS: &[&str] = &["vm-uinput", "vm-uhid", "vm-media", "vm-runas"];
 
+/// The daemon, the crate's second binary, installed as `/bin/surface-checkd`.
+pub const DAEMON: &str = "surface-checkd";
+
+/// Programs of this machine's packages the guest runs, at the same paths: the system
+/// bus (`dbus-send` comes with dbus-bin, which dbus depends on) and udev. systemd-udevd
+/// is udevadm under another name, as the udev package installs it.
+pub const SYSTEM_PROGRAMS: &[(&str, &str)] = &[
+    ("/usr/bin/dbus-daemon", "dbus"),
+    ("/usr/bin/dbus-send", "dbus"),
+    ("/usr/bin/udevadm", "udev"),
+];
+
+/// Where the udev package installs the daemon.
+const UDEVD: &str = "/lib/systemd/systemd-udevd";
+
+/// The system bus's configuration in the guest (`/usr/share/dbus-1/system.conf`):
+/// Debian's, without service activation, syslog and a pid file. The bus runs as
+/// messagebus; policies come from `system.d/`, where the project's is installed.
+const DBUS_SYSTEM_CONF: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <user>messagebus</user>
+  <auth>EXTERNAL</auth>
+  <listen>unix:path=/run/dbus/system_bus_socket</listen>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Properties"/>
+    <deny send_destination="org.freedesktop.DBus"
+          send_interface="org.freedesktop.DBus"
+          send_member="UpdateActivationEnvironment"/>
+    <deny send_destination="org.freedesktop.DBus"
+          send_interface="org.freedesktop.DBus.Debug.Stats"/>
+  </policy>
+  <policy user="root">
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Monitoring"/>
+  </policy>
+  <includedir>system.d</includedir>
+</busconfig>
+"#;
+
+/// The guest's users: root, the bus's user, and the unprivileged user 65534 the
+/// tests switch to.
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
+    messagebus:x:100:101::/nonexistent:/bin/false\n\
+    nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
+const GROUP: &str = "root:x:0:\nmessagebus:x:101:\nnogroup:x:65534:\n";
+
+/// The project's bus policy, installed where a distribution puts it.
+const DBUS_POLICY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/dbus/io.github.SurfaceCheck1.conf"
+);
+
 /// Modules the second round loads, to plug a USB gadget with the base keyboard's ids
 /// into dummy_hcd's virtual host controller and bind it with usbhid (hid-generic is
-/// loaded in the first round already).
-pub const BASE_LOADS: &[(&str, &str)] = &[("dummy_hcd", ""), ("usb_f_hid", ""), ("usbhid", "")];
+/// loaded in the first round already); and usb_f_ss_lb, the vendor-specific function
+/// of the gadget plugged in and out for surface-checkd before the base comes.
+pub const BASE_LOADS: &[(&str, &str)] = &[
+    ("dummy_hcd", ""),
+    ("usb_f_hid", ""),
+    ("usbhid", ""),
+    ("usb_f_ss_lb", ""),
+];
 
 /// The gadget's keyboard interface: the HID 1.11 boot keyboard report descriptor
 /// (appendix B.1): modifiers, a reserved byte, six key codes; five LEDs.
@@ -152,15 +229,21 @@ fn run(cmd: &mut Command) -> Result<std::process::Output> {
     Ok(out)
 }
 
-/// Builds `surface-check` and the [`HELPERS`] examples with the test profile's
-/// settings (`cargo test` has built them already, so this costs nothing; a release
-/// build would compile every dependency again); returns the path of surface-check and
-/// those of the helpers by name.
+/// Builds `surface-check`, `surface-checkd` and the [`HELPERS`] examples with the test
+/// profile's settings (`cargo test` has built them already, so this costs nothing; a
+/// release build would compile every dependency again); returns the path of
+/// surface-check and those of surface-checkd and the helpers by name (all installed as
+/// `/bin/<name>`).
 pub fn build_binaries() -> Result<(PathBuf, BTreeMap<String, PathBuf>)> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--bin", "surface-check"]);
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args([
+        "build",
+        "--bin",
+        "surface-check",
+        "--bin",
+        DAEMON,
+    ]);
     for h in HELPERS {
         cmd.args(["--example", h]);
     }
@@ -181,14 +264,14 @@ pub fn build_binaries() -> Result<(PathBuf, BTreeMap<String, PathBuf>)> {
         };
         match v["target"]["name"].as_str() {
             Some("surface-check") => bin = Some(PathBuf::from(exe)),
-            Some(h) if HELPERS.contains(&h) => {
+            Some(h) if HELPERS.contains(&h) || h == DAEMON => {
                 helpers.insert(h.to_string(), PathBuf::from(exe));
             }
             _ => {}
         }
     }
     let bin = bin.ok_or("cargo build reported no surface-check executable")?;
-    for h in HELPERS {
+    for h in HELPERS.iter().chain([&DAEMON]) {
         if !helpers.contains_key(*h) {
             return Err(format!("cargo build reported no {h} executable"));
         }
@@ -514,6 +597,37 @@ pub fn initramfs(
     for exe in std::iter::once(bin).chain(helpers.values().map(PathBuf::as_path)) {
         libs.extend(libraries(exe)?);
     }
+    for (path, package) in SYSTEM_PROGRAMS {
+        let data =
+            read(Path::new(path)).map_err(|e| format!("{e} (install the `{package}` package)"))?;
+        c.file(path, 0o755, &data);
+        libs.extend(libraries(Path::new(path))?);
+    }
+    // systemd-udevd: a link to udevadm, which tells by its name what to be.
+    let udevadm = std::fs::canonicalize("/usr/bin/udevadm").map_err(|e| e.to_string())?;
+    match std::fs::canonicalize(UDEVD) {
+        Ok(p) if p == udevadm => c.symlink(UDEVD, "/usr/bin/udevadm"),
+        Ok(p) => {
+            c.file(UDEVD, 0o755, &read(&p)?);
+            libs.extend(libraries(&p)?);
+        }
+        Err(e) => return Err(format!("{UDEVD}: {e} (install the `udev` package)")),
+    }
+    c.dir("etc/udev");
+    // Where zbus, like most clients, finds the system bus: /var/run/dbus/.
+    c.symlink("var/run", "../run");
+    c.file(
+        "usr/share/dbus-1/system.conf",
+        0o644,
+        DBUS_SYSTEM_CONF.as_bytes(),
+    );
+    c.file(
+        "usr/share/dbus-1/system.d/io.github.SurfaceCheck1.conf",
+        0o644,
+        &read(Path::new(DBUS_POLICY))?,
+    );
+    c.file("etc/passwd", 0o644, PASSWD.as_bytes());
+    c.file("etc/group", 0o644, GROUP.as_bytes());
     for lib in &libs {
         c.file(&lib.to_string_lossy(), 0o755, &read(lib)?);
     }

@@ -17,9 +17,13 @@
 #    says laptop mode, and a USB gadget with the base keyboard's ids (045e:0922, a
 #    keyboard and a pointer interface) is plugged into dummy_hcd: a real USB device
 #    that usbhid and hid-generic bind.
+# From the start the system bus (dbus-daemon) and systemd-udevd run. Between the
+# rounds, once the uinput keyboard is gone and before the base comes, surface-checkd
+# serves the live root on the system bus while a USB device with the Bluetooth
+# function's ids is plugged in and out (`daemon` below).
 
 /bin/busybox --install -s /bin
-export PATH=/bin
+export PATH=/bin:/usr/bin
 
 mkdir -p /proc /sys /dev /run /tmp
 mount -t proc proc /proc
@@ -57,6 +61,42 @@ uinput() {
     done
 }
 
+# The system bus and udev, as a distribution's early boot starts them: dbus-daemon with
+# the system configuration (the project's policy in system.d), systemd-udevd as
+# initramfs-tools starts it, without rules; then every device the kernel announced
+# before udevd ran is replayed to it (`udevadm trigger`), so the udev database has a
+# record of each. Then the bus's answers: its id, and the project's policy: root may
+# own io.github.SurfaceCheck1, the user 65534 may not.
+services() {
+    mkdir -p /run/dbus
+    /usr/bin/dbus-daemon --system --nofork > /tmp/dbus.log 2>&1 &
+    /lib/systemd/systemd-udevd --daemon --resolve-names=never > /tmp/udevd.log 2>&1
+    echo "@@VM udevd rc=$?"
+    udevadm trigger --type=subsystems --action=add
+    udevadm trigger --type=devices --action=add
+    udevadm settle --timeout=60
+    echo "@@VM settle-boot rc=$?"
+    i=0
+    while [ ! -S /run/dbus/system_bus_socket ] && [ $i -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    dbus-send --system --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+        org.freedesktop.DBus.GetId > /tmp/bus.out 2>&1
+    echo "@@VM bus rc=$?"
+    section bus /tmp/bus.out
+    own=org.freedesktop.DBus.RequestName
+    dbus-send --system --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+        $own string:io.github.SurfaceCheck1 uint32:4 > /tmp/own.out 2>&1
+    echo "@@VM bus-own-root rc=$?"
+    section bus-own-root /tmp/own.out
+    /bin/vm-runas 65534 65534 /usr/bin/dbus-send --system --print-reply \
+        --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+        $own string:io.github.SurfaceCheck1 uint32:4 > /tmp/own.out 2>&1
+    echo "@@VM bus-own-user rc=$?"
+    section bus-own-user /tmp/own.out
+}
+
 # Seconds since boot, for the host to see where the guest's time goes.
 stamp() {
     echo "@@VM time $1=$(cut -d' ' -f1 /proc/uptime)"
@@ -74,6 +114,9 @@ section() {
 # hidraw nodes, the drivers of the buses surface-check reads (/etc/vm/buses), and the
 # device nodes' numbers. Then capture and status.
 round() {
+    # Until udevd has handled every event so far: the database is complete.
+    udevadm settle --timeout=60
+    echo "@@VM settle$1 rc=$?"
     buses=$(cat /etc/vm/buses)
     devices=
     for b in $buses; do
@@ -169,11 +212,180 @@ livetest() {
     fi
 }
 
+# Copies standard input to $1, each line prefixed by the guest's clock (seconds since
+# boot, as in /proc/uptime) when it arrived. Blocks in `read`, with no process per
+# line.
+stamped() {
+    while IFS= read -r l; do
+        read -r up _ < /proc/uptime
+        echo "$up $l"
+    done > "$1"
+}
+
+# Waits (at most 60 s) until surface-checkd is idle: each probe it started has its
+# report in place, and the last one was not for an event, or ended 6 s ago (after an
+# event's probe that changed something it probes once more, 3 s later).
+quiet() {
+    i=0
+    while [ $i -lt 240 ]; do
+        read -r now _ < /proc/uptime
+        awk -v now="$now" '/ probe seq=/ { p++; cause = $NF } / report in place / { r++; t = $1 }
+            END {
+                if (p == 0 || p != r) exit 1
+                if (cause ~ /^cause=(udev|dtx|resume)/) exit !(now - t > 6)
+                exit 0
+            }' /tmp/daemon.log && return 0
+        sleep 0.25
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# Number of probes surface-checkd has started.
+probes() {
+    grep -c ' probe seq=' /tmp/daemon.log
+}
+
+# One hotplug step for the daemon: runs "$@" once the daemon is idle, stamping the
+# moment as `@@VM daemon-event $st=`; waits (at most 30 s) until the report of the
+# daemon's next probe is in place, takes `status --local` of the same state as
+# "daemon-$st.json" (while the daemon probes once more, as it does after a change),
+# and waits until the daemon is idle again.
+step() {
+    st=$1
+    shift
+    quiet
+    echo "@@VM daemon-quiet-before-$st rc=$?"
+    next=$(($(probes) + 1))
+    read -r t0 _ < /proc/uptime
+    "$@"
+    echo "@@VM daemon-event $st=$t0"
+    i=0
+    while ! grep -q " report in place seq=$next " /tmp/daemon.log && [ $i -lt 150 ]; do
+        sleep 0.2
+        i=$((i + 1))
+    done
+    /bin/surface-check status --local --json > "/tmp/daemon-$st.json" 2> /tmp/local.err
+    echo "@@VM daemon-$st rc=$?"
+    section "daemon-$st.json" "/tmp/daemon-$st.json"
+    quiet
+    echo "@@VM daemon-quiet-after-$st rc=$?"
+}
+
+# A USB device with the ids of the Marvell Bluetooth function (1286:204c) and one
+# vendor-specific interface (a SourceSink function) that no driver binds, as when
+# btusb is not loaded. $1: plug or unplug.
+bluetooth() {
+    b=/sys/kernel/config/usb_gadget/bt
+    case $1 in
+    plug)
+        mkdir $b
+        echo 0x1286 > $b/idVendor
+        echo 0x204c > $b/idProduct
+        echo 0x0200 > $b/bcdUSB
+        mkdir $b/strings/0x409
+        echo Marvell > $b/strings/0x409/manufacturer
+        echo "Bluetooth and Wireless LAN Composite Device" > $b/strings/0x409/product
+        mkdir $b/configs/c.1 $b/functions/SourceSink.bt
+        ln -s $b/functions/SourceSink.bt $b/configs/c.1/
+        ls /sys/class/udc > $b/UDC
+        echo "@@VM bluetooth-plug rc=$?"
+        ;;
+    unplug)
+        echo "" > $b/UDC
+        echo "@@VM bluetooth-unplug rc=$?"
+        ;;
+    remove)
+        rm $b/configs/c.1/SourceSink.bt
+        rmdir $b/configs/c.1 $b/functions/SourceSink.bt $b/strings/0x409 $b
+        ;;
+    esac
+}
+
+# surface-checkd on the live root and the system bus, with each probe's cause in its
+# log (stamped), and `surface-check watch --json` (stamped) following it. `status`
+# without --local through the daemon, as root and as the user 65534; then a USB
+# device plugged and unplugged: real uevents that udevd sends on, with no Refresh
+# call. `status --local` before, and after each step.
+daemon() {
+    mkfifo /tmp/daemon.fifo /tmp/watch.fifo
+    stamped /tmp/daemon.log < /tmp/daemon.fifo &
+    daemon_log_pid=$!
+    SURFACE_CHECK_LOG=debug /bin/surface-checkd > /tmp/daemon.out 2> /tmp/daemon.fifo &
+    daemon_pid=$!
+    # Until its first report is in place.
+    i=0
+    while ! grep -q ' report in place seq=1 ' /tmp/daemon.log 2> /dev/null \
+        && [ $i -lt 300 ]; do
+        sleep 0.2
+        i=$((i + 1))
+    done
+    stamped /tmp/watch.log < /tmp/watch.fifo &
+    watch_log_pid=$!
+    /bin/surface-check watch --json > /tmp/watch.fifo 2> /tmp/watch.err &
+    watch_pid=$!
+    i=0
+    while ! grep -q '"event":"connected"' /tmp/watch.log 2> /dev/null && [ $i -lt 100 ]; do
+        sleep 0.2
+        i=$((i + 1))
+    done
+    /bin/surface-check status --json > /tmp/daemon-status.json 2> /tmp/daemon-status.err
+    echo "@@VM daemon-status rc=$?"
+    /bin/vm-runas 65534 65534 /bin/surface-check status --json \
+        > /tmp/daemon-status-user.json 2> /tmp/daemon-status-user.err
+    echo "@@VM daemon-status-user rc=$?"
+    for f in daemon-status.json daemon-status.err daemon-status-user.json \
+        daemon-status-user.err; do
+        section "$f" "/tmp/$f"
+    done
+    /bin/surface-check status --local --json > /tmp/daemon-before.json 2> /tmp/local.err
+    echo "@@VM daemon-before rc=$?"
+    section daemon-before.json /tmp/daemon-before.json
+    step plug bluetooth plug
+    step unplug bluetooth unplug
+    bluetooth remove
+    read -r t _ < /proc/uptime
+    echo "@@VM daemon-event stop=$t"
+    kill -TERM $daemon_pid
+    wait $daemon_pid
+    echo "@@VM daemon rc=$?"
+    # Until watch saw the daemon go.
+    i=0
+    while ! grep -q '"running":false' /tmp/watch.log && [ $i -lt 50 ]; do
+        sleep 0.2
+        i=$((i + 1))
+    done
+    kill $watch_pid
+    wait $watch_pid 2> /dev/null
+    wait $daemon_log_pid $watch_log_pid
+    section daemon.log /tmp/daemon.log
+    section daemon.out /tmp/daemon.out
+    section watch.log /tmp/watch.log
+    section watch.err /tmp/watch.err
+}
+
 stamp start
+services
+section dbus-daemon /tmp/dbus.log
+section udevd /tmp/udevd.log
+stamp services
+# What udevd sends on after its rules ran (the `udev` netlink group, where libudev's
+# monitors listen) for the input devices made from here on.
+udevadm monitor --udev --subsystem-match=input > /tmp/udev-monitor.out 2>&1 &
+monitor_pid=$!
+i=0
+while ! grep -q '^UDEV - ' /tmp/udev-monitor.out 2> /dev/null && [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
 load /etc/vm/modules
 mkfifo /tmp/inject
 uinput --fifo /tmp/inject --tablet-mode 1
 section uinput /tmp/uinput.out
+udevadm settle --timeout=60
+kill $monitor_pid
+wait $monitor_pid 2> /dev/null
+section udev-monitor /tmp/udev-monitor.out
 
 # The IPTS HID device: ready once the kernel started it, then its hidraw node.
 /bin/vm-uhid > /tmp/uhid.out 2>&1 &
@@ -216,6 +428,8 @@ uinput touchscreen stylus buttons lid dtx --tablet-mode 0
 section uinput-base /tmp/uinput.out
 load /etc/vm/modules-base
 mount -t configfs configfs /sys/kernel/config
+daemon
+stamp daemon
 g=/sys/kernel/config/usb_gadget/base
 mkdir $g
 echo 0x045e > $g/idVendor
