@@ -6,7 +6,7 @@
 # It installs what it needs (build tools from apt, cargo-fuzz from crates.io), then
 # runs, in order and stopping at the first failure:
 #   rustfmt, clippy (warnings are errors), every test, the fuzzers for a bounded
-#   time, and the benchmarks (probe cost, hostile trees: reports, never a failure).
+#   time, and the benchmarks (probe cost, hostile trees, the daemon: reports, never a failure).
 #
 # Needs root: the tests build fixture trees with device nodes (mknod), and set-up
 # uses apt-get. Needs Rust at least as new as Cargo.toml's `rust-version` (rustup's
@@ -163,7 +163,7 @@ cargo test --all-targets
 section "fuzz: scripts/fuzz.sh $FUZZ_SECONDS"
 scripts/fuzz.sh "$FUZZ_SECONDS"
 
-for bench in probe hostile; do
+for bench in probe hostile daemon; do
     section "bench: cargo bench --bench $bench (report only)"
     if ! timeout "$BENCH_TIMEOUT" cargo bench --bench "$bench"; then
         echo "test.sh: the $bench benchmark failed or ran past ${BENCH_TIMEOUT}s; it is a report, not a gate" >&2
