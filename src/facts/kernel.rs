@@ -44,12 +44,32 @@ pub fn kernel(root: &Root) -> Kernel {
         Ok(_) => Fact::unparseable(release_path, "not a kernel release string"),
         Err(e) => Fact::from_read(release_path, Err(e)),
     };
+    let boot_id_path = "proc/sys/kernel/random/boot_id";
+    let boot_id = match root.read_text(boot_id_path) {
+        Ok(b) if valid_boot_id(&b) => Fact::Ok(b),
+        Ok(_) => Fact::unparseable(boot_id_path, "not a boot id (a UUID)"),
+        Err(e) => Fact::from_read(boot_id_path, Err(e)),
+    };
     Kernel {
         release,
         version: text(root, "proc/version"),
         cmdline: text(root, "proc/cmdline"),
         tainted,
+        boot_id,
     }
+}
+
+/// A boot id as the kernel writes it: a UUID, 36 characters of hex digits and
+/// dashes.
+pub fn valid_boot_id(b: &str) -> bool {
+    b.len() == 36
+        && b.bytes().enumerate().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) {
+                c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
 }
 
 /// A release is used to build paths (`lib/modules/<release>`): it must be one
@@ -140,5 +160,20 @@ mod tests {
         assert!(!valid_release("../../etc"));
         assert!(!valid_release(""));
         assert!(!valid_release("a/b"));
+    }
+
+    #[test]
+    fn a_boot_id_is_a_uuid_and_nothing_else() {
+        assert!(valid_boot_id("3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b"));
+        for bad in [
+            "",
+            "3f2a9c1e5b7d4e8f9a0b1c2d3e4f5a6b",
+            "3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6",
+            "3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6bX",
+            "../../../../etc/passwd-aaaaaaaaaaaaaaaa",
+            "3f2a9c1e-5b7d-4e8f-9a0b_1c2d3e4f5a6b",
+        ] {
+            assert!(!valid_boot_id(bad), "{bad:?}");
+        }
     }
 }

@@ -209,6 +209,10 @@ pub struct Kernel {
     pub cmdline: Fact<String>,
     /// `proc/sys/kernel/tainted` as a bit mask.
     pub tainted: Fact<u64>,
+    /// `proc/sys/kernel/random/boot_id`: this boot's identity (a UUID), which the
+    /// history keys its records by.
+    #[serde(default = "not_collected")]
+    pub boot_id: Fact<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -557,6 +561,10 @@ pub struct NixOs {
 pub struct Generation {
     /// Where the generation link points (`/nix/store/...-nixos-system-...`).
     pub toplevel: String,
+    /// The generation's number: the `N` of the `system-N-link` in
+    /// `nix/var/nix/profiles` that points at the same toplevel (the newest such).
+    #[serde(default)]
+    pub number: Option<u32>,
     pub kernel: Option<String>,
     pub kernel_modules: Option<String>,
     pub initrd: Option<String>,
