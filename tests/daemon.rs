@@ -966,9 +966,12 @@ fn watch_and_waybar_follow_the_daemon_and_its_coming_and_going() {
     );
     // And it comes back.
     let _d2 = Daemon::start(&bus, t.path(), &[]);
-    watch.wait(w0 + 1, "the daemon starting", |v| {
+    let (w1, _) = watch.wait(w0 + 1, "the daemon starting", |v| {
         v["event"] == "daemon" && v["running"] == true
     });
+    // The new daemon's state, read as at start.
+    let (_, again) = watch.wait(w1 + 1, "connected again", |v| v["event"] == "connected");
+    assert_eq!(again["overall"], touch_now.as_str());
     waybar.wait(b1 + 2, "the state again", |v| {
         v["class"] == touch_now.as_str()
     });

@@ -64,6 +64,39 @@ fn visible(s: &str) -> String {
     super::render::visible(s).into_owned()
 }
 
+/// The lines that show a daemon's state: one JSON `connected` object, or a header
+/// and a line per subsystem.
+fn state_lines(st: &State, bus: Bus, as_json: bool) -> Vec<String> {
+    if as_json {
+        let subs: Vec<_> = st
+            .subsystems
+            .iter()
+            .map(|(id, status, summary)| json!({"id": id, "status": status, "summary": summary}))
+            .collect();
+        return vec![
+            json!({"event": "connected", "version": st.version, "bus": bus.name(),
+                    "overall": st.overall, "subsystems": subs})
+            .to_string(),
+        ];
+    }
+    let mut v = vec![format!(
+        "{} surface-checkd {} on the {}: overall {}",
+        clock(),
+        visible(&st.version),
+        bus.name(),
+        visible(&st.overall)
+    )];
+    for (id, status, summary) in &st.subsystems {
+        v.push(format!(
+            "  {}: {} — {}",
+            visible(id),
+            visible(status),
+            visible(summary)
+        ));
+    }
+    v
+}
+
 /// `surface-check watch`.
 pub fn watch(bus: Bus, as_json: bool, out: &mut impl Write) -> Result<i32> {
     let rt = runtime()?;
@@ -74,44 +107,11 @@ pub fn watch(bus: Bus, as_json: bool, out: &mut impl Write) -> Result<i32> {
         // Subscribed before the state is read: no change falls between the two.
         let mut events = c.events().await.context("subscribing to the signals")?;
         let st = state(&c).await.context("reading the daemon's state")?;
-        if as_json {
-            let subs: Vec<_> = st
-                .subsystems
-                .iter()
-                .map(
-                    |(id, status, summary)| json!({"id": id, "status": status, "summary": summary}),
-                )
-                .collect();
-            line(
-                out,
-                &json!({"event": "connected", "version": st.version, "bus": bus.name(),
-                        "overall": st.overall, "subsystems": subs})
-                .to_string(),
-            )?;
-        } else {
-            line(
-                out,
-                &format!(
-                    "{} surface-checkd {} on the {}: overall {}",
-                    clock(),
-                    visible(&st.version),
-                    bus.name(),
-                    visible(&st.overall)
-                ),
-            )?;
-            for (id, status, summary) in &st.subsystems {
-                line(
-                    out,
-                    &format!(
-                        "  {}: {} — {}",
-                        visible(id),
-                        visible(status),
-                        visible(summary)
-                    ),
-                )?;
-            }
+        for l in state_lines(&st, bus, as_json) {
+            line(out, &l)?;
         }
         while let Some(e) = events.next().await {
+            let started = e == Event::Daemon { running: true };
             let text = if as_json {
                 match e {
                     Event::SubsystemChanged {
@@ -159,6 +159,17 @@ pub fn watch(bus: Bus, as_json: bool, out: &mut impl Write) -> Result<i32> {
                 }
             };
             line(out, &text)?;
+            // A new daemon sends no signal for its first report: its state is read.
+            if started {
+                match state(&c).await {
+                    Ok(st) => {
+                        for l in state_lines(&st, bus, as_json) {
+                            line(out, &l)?;
+                        }
+                    }
+                    Err(e) => tracing::warn!("reading the new daemon's state: {e}"),
+                }
+            }
         }
         anyhow::bail!("the {} connection closed", bus.name())
     })

@@ -454,7 +454,9 @@ async fn next_cause(
     loop {
         let quiet = (tokio::time::Instant::now() + opts.debounce).min(until);
         tokio::select! {
-            _ = shared.wait_for_refresh() => return Cause::Refresh,
+            // The probe serves the Refresh call and the event both: it counts as
+            // the event's (its settle probe follows).
+            _ = shared.wait_for_refresh() => return first,
             Some(_) = events_rx.recv() => n += 1,
             _ = tokio::time::sleep_until(quiet) => break,
         }
