@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod dbus;
 pub mod docs;
 pub mod facts;
+pub mod history;
 pub mod livetest;
 pub mod profiles;
 pub mod report;
