@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs surface-check and its daemon surface-checkd: the binaries, man pages, shell
-# completions, the systemd unit and the D-Bus files.
+# completions, the systemd units (the daemon; the report service and its timer) and
+# the D-Bus files.
 #
 #   scripts/install.sh [--prefix DIR] [--destdir DIR]
 #                      [--binary PATH [--daemon PATH] | --no-build]
@@ -13,6 +14,8 @@
 #                     DIR/share/zsh/site-functions/_surface-check
 #                     DIR/share/fish/vendor_completions.d/surface-check.fish
 #                     DIR/lib/systemd/system/surface-checkd.service
+#                     DIR/lib/systemd/system/surface-check-report.service
+#                     DIR/lib/systemd/system/surface-check-report.timer
 #                     DIR/share/dbus-1/system.d/io.github.SurfaceCheck1.conf
 #                     DIR/share/dbus-1/system-services/io.github.SurfaceCheck1.service
 #                     DIR/share/dbus-1/interfaces/io.github.SurfaceCheck1.xml
@@ -29,17 +32,18 @@
 #
 # Or, without root: scripts/install.sh --prefix ~/.local (the daemon then serves only
 # the session bus: surface-checkd --session).
-# The unit and the D-Bus activation file name DIR/bin/surface-checkd. At the end the
-# script says how to start the service on a distribution with systemd (NixOS has its
-# own module instead). The man pages and completions are the committed, generated
-# ones (docs/man, docs/completions; tests/generated_docs.rs keeps them equal to the
-# code). Every installed file is listed on standard output; removing them uninstalls.
+# The units and the D-Bus activation file name DIR/bin/surface-checkd and
+# DIR/bin/surface-check. At the end the script says how to start the service and the
+# report timer on a distribution with systemd (NixOS has its own module instead).
+# The man pages and completions are the committed, generated ones (docs/man,
+# docs/completions; tests/generated_docs.rs keeps them equal to the code). Every
+# installed file is listed on standard output; removing them uninstalls.
 set -euo pipefail
 caller="$PWD"
 cd "$(dirname "$0")/.."
 
 usage() { # EXIT_CODE
-    sed -n '5,22p' "$0" | sed 's/^# \{0,1\}//' >&"$(( $1 == 0 ? 1 : 2 ))"
+    sed -n '6,25p' "$0" | sed 's/^# \{0,1\}//' >&"$(( $1 == 0 ? 1 : 2 ))"
     exit "$1"
 }
 # A path given relative to where the script was started from.
@@ -113,11 +117,13 @@ put() { # MODE SOURCE DEST
     install -D -m "$1" "$2" "$root/$3"
     echo "$root/$3"
 }
-# SOURCE with /usr/bin/surface-checkd made PREFIX/bin/surface-checkd.
+# SOURCE with /usr/bin/surface-check and /usr/bin/surface-checkd made
+# PREFIX/bin/surface-check and PREFIX/bin/surface-checkd (one substitution, which
+# keeps what follows the common stem).
 put_service() { # SOURCE DEST
     local text
     text="$(<"$1")"
-    text="${text//\/usr\/bin\/surface-checkd/"${prefix%/}/bin/surface-checkd"}"
+    text="${text//\/usr\/bin\/surface-check/"${prefix%/}/bin/surface-check"}"
     install -d "$(dirname "$root/$2")"
     printf '%s\n' "$text" >"$root/$2"
     chmod 0644 "$root/$2"
@@ -134,9 +140,13 @@ put 0644 docs/completions/_surface-check share/zsh/site-functions/_surface-check
 put 0644 docs/completions/surface-check.fish share/fish/vendor_completions.d/surface-check.fish
 
 unit=lib/systemd/system/surface-checkd.service
+report_service=lib/systemd/system/surface-check-report.service
+report_timer=lib/systemd/system/surface-check-report.timer
 policy=share/dbus-1/system.d/io.github.SurfaceCheck1.conf
 activation=share/dbus-1/system-services/io.github.SurfaceCheck1.service
 put_service systemd/surface-checkd.service "$unit"
+put_service systemd/surface-check-report.service "$report_service"
+put_service systemd/surface-check-report.timer "$report_timer"
 put 0644 dbus/io.github.SurfaceCheck1.conf "$policy"
 put_service dbus/io.github.SurfaceCheck1.service "$activation"
 if [[ -f dbus/io.github.SurfaceCheck1.xml ]]; then
@@ -155,6 +165,7 @@ p="${prefix%/}"
     /usr | /usr/local) ;;
     *)
         echo "    systemctl link $p/$unit"
+        echo "    systemctl link $p/$report_service $p/$report_timer"
         echo "    mkdir -p /usr/local/share/dbus-1/system-services"
         echo "    ln -s $p/$activation /usr/local/share/dbus-1/system-services/"
         ;;
@@ -166,5 +177,8 @@ p="${prefix%/}"
     echo "    systemctl daemon-reload"
     echo "    systemctl reload dbus"
     echo "    systemctl enable --now surface-checkd"
-    echo "  Then \`surface-check status\` reads the report from it, and \`surface-check watch\` follows it."
+    echo "    systemctl enable --now surface-check-report.timer"
+    echo "  Then \`surface-check status\` reads the report from it, and \`surface-check watch\` follows it;"
+    echo "  the timer runs \`surface-check report\` after boot and resume, which records each boot and"
+    echo "  names regressions (\`surface-check history\` lists the boots; docs/history.md)."
 } >&2

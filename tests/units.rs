@@ -1,10 +1,11 @@
 //! The system integration files as the system reads them: every systemd unit passes
 //! `systemd-analyze verify` as scripts/install.sh installs it (its ExecStart= then
-//! exists), the daemon's unit is hardened to a `systemd-analyze security` exposure of
-//! 2.0 or lower and waits on no device, the unit, the activation file and the bus
-//! policy name one bus name, and the policy does on a real `dbus-daemon` what it
-//! says: only root owns the name, anyone calls the read methods, nothing else passes,
-//! and a call activates the daemon.
+//! exists), the daemon's unit and the report service are hardened to a
+//! `systemd-analyze security` exposure of 2.0 or lower and wait on no device, the
+//! report timer is set to fire after boot and after resume, the daemon's unit, the
+//! activation file and the bus policy name one bus name, and the policy does on a
+//! real `dbus-daemon` what it says: only root owns the name, anyone calls the read
+//! methods, nothing else passes, and a call activates the daemon.
 
 mod common;
 
@@ -19,7 +20,11 @@ use surface_check::dbus::{BUS_NAME, INTERFACE, OBJECT_PATH, members};
 const BIN: &str = env!("CARGO_BIN_EXE_surface-check");
 const DAEMON: &str = env!("CARGO_BIN_EXE_surface-checkd");
 const UNIT: &str = "surface-checkd.service";
-/// The most `systemd-analyze security` may rate the daemon's unit.
+/// `surface-check report`, run by [`REPORT_TIMER`].
+const REPORT_SERVICE: &str = "surface-check-report.service";
+const REPORT_TIMER: &str = "surface-check-report.timer";
+/// The most `systemd-analyze security` may rate the daemon's unit and the report
+/// service.
 const MAX_EXPOSURE: f64 = 2.0;
 
 fn repo() -> &'static Path {
@@ -164,9 +169,10 @@ fn exposure(report: &str) -> f64 {
         .unwrap_or_else(|| panic!("no figure in {line:?}"))
 }
 
-#[test]
-fn the_daemon_unit_is_hardened_to_an_exposure_of_at_most_2_0() {
-    let unit = repo().join("systemd").join(UNIT);
+/// Asserts that systemd/`name` is rated an exposure of [`MAX_EXPOSURE`] or lower, and
+/// that what the figure rests on is really set; returns its entries.
+fn assert_hardened(name: &str, families: &str) -> Vec<(String, String, String)> {
+    let unit = repo().join("systemd").join(name);
     let out = run(
         Command::new("systemd-analyze")
             .args(["security", "--offline=yes", "--no-pager"])
@@ -176,12 +182,12 @@ fn the_daemon_unit_is_hardened_to_an_exposure_of_at_most_2_0() {
     let report = text(&out);
     assert!(out.status.success(), "{report}");
     let figure = exposure(&report);
-    eprintln!("systemd-analyze security --offline=yes systemd/{UNIT}: exposure {figure:.1}");
+    eprintln!("systemd-analyze security --offline=yes systemd/{name}: exposure {figure:.1}");
     let open: Vec<&str> = report.lines().filter(|l| l.starts_with('✗')).collect();
     eprintln!("what stays open:\n{}", open.join("\n"));
     assert!(
         figure <= MAX_EXPOSURE,
-        "exposure {figure} > {MAX_EXPOSURE}:\n{report}"
+        "{name}: exposure {figure} > {MAX_EXPOSURE}:\n{report}"
     );
     // The same limit as systemd-analyze itself applies it (exposure x 10).
     let out = run(
@@ -199,21 +205,109 @@ fn the_daemon_unit_is_hardened_to_an_exposure_of_at_most_2_0() {
         ("ProtectHome", "yes"),
         ("PrivateTmp", "yes"),
         ("NoNewPrivileges", "yes"),
-        ("RestrictAddressFamilies", "AF_UNIX AF_NETLINK"),
+        ("RestrictAddressFamilies", families),
         ("CapabilityBoundingSet", "CAP_SYSLOG"),
         ("DevicePolicy", "closed"),
         ("IPAddressDeny", "any"),
     ] {
-        assert_eq!(value(&e, "Service", key), want, "{key}=");
+        assert_eq!(value(&e, "Service", key), want, "{name}: {key}=");
     }
     assert!(values(&e, "Service", "SystemCallFilter").contains(&"@system-service".to_string()));
     // Every device it may open, read-only.
     for allow in values(&e, "Service", "DeviceAllow") {
         assert!(
             allow.ends_with(" r"),
-            "DeviceAllow={allow} is not read-only"
+            "{name}: DeviceAllow={allow} is not read-only"
         );
     }
+    e
+}
+
+#[test]
+fn the_daemon_unit_is_hardened_to_an_exposure_of_at_most_2_0() {
+    assert_hardened(UNIT, "AF_UNIX AF_NETLINK");
+}
+
+/// The report service reads what the daemon reads (it probes when no daemon
+/// answers, and collects this boot's facts always), and besides writes only its
+/// state directory: the same hardening, no uevent socket.
+#[test]
+fn the_report_service_is_hardened_to_an_exposure_of_at_most_2_0() {
+    let e = assert_hardened(REPORT_SERVICE, "AF_UNIX");
+    assert_eq!(value(&e, "Service", "Type"), "oneshot");
+    assert_eq!(
+        value(&e, "Service", "ExecStart"),
+        "/usr/bin/surface-check report"
+    );
+    assert_eq!(value(&e, "Service", "StateDirectory"), "surface-check");
+    assert_eq!(value(&e, "Service", "StateDirectoryMode"), "0700");
+    assert_eq!(value(&e, "Service", "UMask"), "0077");
+    // The timer starts it; enabled on its own it would run at no settled moment.
+    assert!(
+        e.iter().all(|(s, _, _)| s != "Install"),
+        "{REPORT_SERVICE} has an [Install] section"
+    );
+    // A regression must fail the unit (exit 1) for OnFailure= to act: nothing may
+    // count exit 1 as success.
+    assert!(values(&e, "Service", "SuccessExitStatus").is_empty());
+    assert!(!value(&e, "Service", "ExecStart").starts_with('-'));
+}
+
+/// The timer: after boot once devices have settled, and again after every resume.
+#[test]
+fn the_report_timer_fires_after_boot_and_after_resume() {
+    let e = entries(&repo().join("systemd").join(REPORT_TIMER));
+    assert_eq!(value(&e, "Timer", "Unit"), REPORT_SERVICE);
+    // Counted from the timer's own start (at boot, and again after a resume): an
+    // OnBootSec= long past when the timer starts after a resume would fire at once,
+    // before the devices are back.
+    assert_eq!(value(&e, "Timer", "OnActiveSec"), "2min");
+    assert!(values(&e, "Timer", "OnBootSec").is_empty());
+    // Inactive once elapsed, so that the start after a resume arms it again.
+    assert_eq!(value(&e, "Timer", "RemainAfterElapse"), "no");
+    let wanted_by: Vec<String> = values(&e, "Install", "WantedBy")
+        .iter()
+        .flat_map(|v| v.split_whitespace().map(String::from).collect::<Vec<_>>())
+        .collect();
+    let after: Vec<String> = values(&e, "Unit", "After")
+        .iter()
+        .flat_map(|v| v.split_whitespace().map(String::from).collect::<Vec<_>>())
+        .collect();
+    assert!(
+        wanted_by.contains(&"timers.target".to_string()),
+        "{wanted_by:?}"
+    );
+    // Started when a sleep target is reached, which is after the wake-up (the
+    // target is ordered after systemd-suspend.service &c., which return on
+    // resume); sleep.target is reached before the sleep and would be wrong.
+    for target in [
+        "suspend.target",
+        "hibernate.target",
+        "hybrid-sleep.target",
+        "suspend-then-hibernate.target",
+    ] {
+        assert!(
+            wanted_by.iter().any(|w| w == target),
+            "WantedBy= lacks {target}"
+        );
+        assert!(after.iter().any(|a| a == target), "After= lacks {target}");
+    }
+    assert!(!wanted_by.iter().any(|w| w == "sleep.target"));
+    // The stock targets are ordered as this relies on.
+    let suspend = Path::new("/usr/lib/systemd/system/suspend.target");
+    let suspend = if suspend.exists() {
+        suspend.to_path_buf()
+    } else {
+        PathBuf::from("/lib/systemd/system/suspend.target")
+    };
+    let s = entries(&suspend);
+    assert!(
+        values(&s, "Unit", "After")
+            .iter()
+            .any(|v| v.split_whitespace().any(|u| u == "systemd-suspend.service")),
+        "{}: suspend.target is not ordered after systemd-suspend.service",
+        suspend.display()
+    );
 }
 
 /// The daemon starts without waiting for any device: a detached base or a camera

@@ -22,11 +22,20 @@ _surface__check() {
             surface__check,checks)
                 cmd="surface__check__subcmd__checks"
                 ;;
+            surface__check,diff)
+                cmd="surface__check__subcmd__diff"
+                ;;
             surface__check,explain)
                 cmd="surface__check__subcmd__explain"
                 ;;
             surface__check,help)
                 cmd="surface__check__subcmd__help"
+                ;;
+            surface__check,history)
+                cmd="surface__check__subcmd__history"
+                ;;
+            surface__check,report)
+                cmd="surface__check__subcmd__report"
                 ;;
             surface__check,status)
                 cmd="surface__check__subcmd__status"
@@ -46,11 +55,20 @@ _surface__check() {
             surface__check__subcmd__help,checks)
                 cmd="surface__check__subcmd__help__subcmd__checks"
                 ;;
+            surface__check__subcmd__help,diff)
+                cmd="surface__check__subcmd__help__subcmd__diff"
+                ;;
             surface__check__subcmd__help,explain)
                 cmd="surface__check__subcmd__help__subcmd__explain"
                 ;;
             surface__check__subcmd__help,help)
                 cmd="surface__check__subcmd__help__subcmd__help"
+                ;;
+            surface__check__subcmd__help,history)
+                cmd="surface__check__subcmd__help__subcmd__history"
+                ;;
+            surface__check__subcmd__help,report)
+                cmd="surface__check__subcmd__help__subcmd__report"
                 ;;
             surface__check__subcmd__help,status)
                 cmd="surface__check__subcmd__help__subcmd__status"
@@ -71,7 +89,7 @@ _surface__check() {
 
     case "${cmd}" in
         surface__check)
-            opts="-h -V --help --version status explain checks capture test watch waybar help"
+            opts="-h -V --help --version status explain checks capture test watch waybar report history diff help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -136,6 +154,24 @@ _surface__check() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        surface__subcmd__check__subcmd__diff)
+            opts="-h --json --state-dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         surface__subcmd__check__subcmd__explain)
             opts="-h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -151,7 +187,7 @@ _surface__check() {
             return 0
             ;;
         surface__subcmd__check__subcmd__help)
-            opts="status explain checks capture test watch waybar help"
+            opts="status explain checks capture test watch waybar report history diff help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -192,6 +228,20 @@ _surface__check() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        surface__subcmd__check__subcmd__help__subcmd__diff)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         surface__subcmd__check__subcmd__help__subcmd__explain)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -207,6 +257,34 @@ _surface__check() {
             return 0
             ;;
         surface__subcmd__check__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        surface__subcmd__check__subcmd__help__subcmd__history)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        surface__subcmd__check__subcmd__help__subcmd__report)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -269,6 +347,66 @@ _surface__check() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        surface__subcmd__check__subcmd__history)
+            opts="-h --limit --json --accept --state-dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        surface__subcmd__check__subcmd__report)
+            opts="-h --local --session --root --read-timeout --deadline --dmesg --json --state-dir --keep --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --read-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dmesg)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

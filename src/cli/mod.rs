@@ -4,6 +4,8 @@
 //! usage or runtime error.
 
 pub mod follow;
+pub mod history;
+pub mod journal;
 pub mod logging;
 pub mod render;
 
@@ -113,6 +115,32 @@ for it. See docs/desktop.md for a waybar configuration."
         #[command(flatten)]
         bus: BusArgs,
     },
+    /// Record this boot in the history and name what broke since an earlier boot.
+    #[command(
+        long_about = "Record this boot in the history and name what broke since an earlier boot.\n\n\
+Takes the report as `status` does (from surface-checkd, or probed here with --local, --root or \
+--dmesg), records it under this boot's id (once per boot: a second run updates the record) and \
+compares it with the boots before, back to the baseline (`history --accept`). A subsystem that \
+worked on an earlier boot and is degraded or failed now is a regression, named with both kernels \
+and what changed between them: `touch worked on 6.18.8 (generation 41), fails on 6.19.8 \
+(generation 42): module ipts is missing from this kernel`. Regressions and recoveries also go to \
+the journal (`journalctl MESSAGE_ID=cea4bddb88e1c94b01a8ee4aaa5435f6`). \
+surface-check-report.timer runs it after boot and after resume.\n\n\
+Exit status: 0 when there is no regression, 1 when there is one, 2 on an error (the history \
+cannot be opened or written, this boot has no boot id)."
+    )]
+    Report(history::ReportArgs),
+    /// List the boots recorded, a status per subsystem, the changes marked.
+    #[command(
+        long_about = "List the boots recorded, newest first: boot id, when, kernel and NixOS \
+generation, a status per subsystem, and what changed since the boot before; the baseline is \
+marked. Reading never creates the history.\n\n\
+With --accept, makes the newest recorded boot the baseline: later reports compare with it and \
+the boots after it only, so that what it lacks is no longer reported as a regression."
+    )]
+    History(history::HistoryArgs),
+    /// Show what differs between two recorded boots.
+    Diff(history::DiffArgs),
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -250,6 +278,9 @@ fn run_to(cli: Cli, mut out: &mut impl Write) -> Result<i32> {
         }
         Command::Watch { json, bus } => follow::watch(bus.bus(), json, out),
         Command::Waybar { bus } => follow::waybar(bus.bus(), out),
+        Command::Report(a) => history::report(&a, out),
+        Command::History(a) => history::history(&a, out),
+        Command::Diff(a) => history::diff(&a, out),
         Command::Test(a) => {
             if a.power && a.test != crate::livetest::TestName::Buttons {
                 bail!("--power is for `test buttons` only");
@@ -462,6 +493,20 @@ impl BusArgs {
 /// else probed here. Says on standard error which, and warns when the daemon's
 /// version is not this one.
 fn status_report(a: &StatusArgs) -> Result<Report> {
+    status_report_with(a, None)
+}
+
+/// [`status_report`] with this root's facts already collected: when the report is
+/// made here, it is made from them (no second probe).
+pub fn status_report_with(a: &StatusArgs, facts: Option<&Facts>) -> Result<Report> {
+    let report = |a: &StatusArgs| match (facts, &a.from) {
+        (Some(f), None) => Ok(checks::diagnose(
+            f,
+            &SURFACE_BOOK_2,
+            &a.source.root.display().to_string(),
+        )),
+        _ => report(a),
+    };
     let explicit_local =
         a.local || a.from.is_some() || a.source.dmesg.is_some() || a.source.root != Path::new("/");
     if explicit_local {
