@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::{Value, json};
 
-use super::render::visible;
+use super::render::{mark, visible};
 use super::{BusArgs, ColorWhen, RootArgs, StatusArgs};
 use crate::facts::Fact;
 use crate::history::diff::{self, BootRef, Comparison};
@@ -460,17 +460,6 @@ fn report_human(
 }
 
 // ---- history --------------------------------------------------------------------
-
-/// A status as the table shows it.
-fn mark(s: Status) -> &'static str {
-    match s {
-        Status::Ok => "✓",
-        Status::Degraded => "!",
-        Status::Failed => "✗",
-        Status::Absent => "-",
-        Status::Unknown => "?",
-    }
-}
 
 fn statuses(b: &BootRecord) -> BTreeMap<&str, Status> {
     b.report

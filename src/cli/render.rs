@@ -53,7 +53,8 @@ pub fn visible(s: &str) -> Cow<'_, str> {
     Cow::Owned(o)
 }
 
-fn mark(s: Status) -> &'static str {
+/// A status as one mark: ✓ ! ✗ - ?
+pub fn mark(s: Status) -> &'static str {
     match s {
         Status::Ok => "✓",
         Status::Degraded => "!",

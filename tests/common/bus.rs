@@ -173,20 +173,10 @@ fn xml_text(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn config(dir: &Path, services: &Path) -> String {
-    let socket = xml_text(&dir.join("bus").display().to_string());
-    let services = xml_text(&services.display().to_string());
-    let policy = xml_text(POLICY);
-    format!(
-        r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <auth>EXTERNAL</auth>
-  <listen>unix:path={socket}</listen>
-  <servicedir>{services}</servicedir>
-
-  <policy context="default">
+/// The default policy of a system bus, as Debian's `/usr/share/dbus-1/system.conf`
+/// has it: nothing may own a name or call a method unless a policy file allows it;
+/// signals and replies pass. The private bus here and the QEMU guest's bus use it.
+pub const SYSTEM_BUS_DEFAULT_POLICY: &str = r#"  <policy context="default">
     <allow user="*"/>
     <deny own="*"/>
     <deny send_type="method_call"/>
@@ -215,7 +205,23 @@ fn config(dir: &Path, services: &Path) -> String {
     <allow send_destination="org.freedesktop.DBus"
            send_interface="org.freedesktop.DBus.Monitoring"/>
   </policy>
+"#;
 
+fn config(dir: &Path, services: &Path) -> String {
+    let socket = xml_text(&dir.join("bus").display().to_string());
+    let services = xml_text(&services.display().to_string());
+    let policy = xml_text(POLICY);
+    let default = SYSTEM_BUS_DEFAULT_POLICY;
+    format!(
+        r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <auth>EXTERNAL</auth>
+  <listen>unix:path={socket}</listen>
+  <servicedir>{services}</servicedir>
+
+{default}
   <!-- logind's own policy (systemd's org.freedesktop.login1.conf, root's part), for
        a stand-in logind. -->
   <policy user="root">

@@ -61,43 +61,23 @@ const UDEVD: &str = "/lib/systemd/systemd-udevd";
 /// The system bus's configuration in the guest (`/usr/share/dbus-1/system.conf`):
 /// Debian's, without service activation, syslog and a pid file. The bus runs as
 /// messagebus; policies come from `system.d/`, where the project's is installed.
-const DBUS_SYSTEM_CONF: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+fn dbus_system_conf() -> String {
+    format!(
+        "{}{}{}",
+        r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>system</type>
   <user>messagebus</user>
   <auth>EXTERNAL</auth>
   <listen>unix:path=/run/dbus/system_bus_socket</listen>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Properties"/>
-    <deny send_destination="org.freedesktop.DBus"
-          send_interface="org.freedesktop.DBus"
-          send_member="UpdateActivationEnvironment"/>
-    <deny send_destination="org.freedesktop.DBus"
-          send_interface="org.freedesktop.DBus.Debug.Stats"/>
-  </policy>
-  <policy user="root">
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Monitoring"/>
-  </policy>
-  <includedir>system.d</includedir>
+"#,
+        crate::common::bus::SYSTEM_BUS_DEFAULT_POLICY,
+        r#"  <includedir>system.d</includedir>
 </busconfig>
-"#;
+"#
+    )
+}
 
 /// The guest's users: root, the bus's user, and the unprivileged user 65534 the
 /// tests switch to.
@@ -619,7 +599,7 @@ pub fn initramfs(
     c.file(
         "usr/share/dbus-1/system.conf",
         0o644,
-        DBUS_SYSTEM_CONF.as_bytes(),
+        dbus_system_conf().as_bytes(),
     );
     c.file(
         "usr/share/dbus-1/system.d/io.github.SurfaceCheck1.conf",
