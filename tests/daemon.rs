@@ -1074,3 +1074,45 @@ fn waybar_without_a_bus_says_unknown_before_it_exits() {
         "{stdout}"
     );
 }
+
+#[test]
+fn status_gives_up_on_a_bus_that_never_answers_and_probes_here() {
+    // A socket that accepts and then says nothing, as a hung bus daemon would.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hung-bus");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().map_while(Result::ok) {
+            held.push(s);
+        }
+    });
+    let mut child = Command::new(common::BIN)
+        .args(["status", "--json"])
+        .env(
+            "DBUS_SYSTEM_BUS_ADDRESS",
+            format!("unix:path={}", path.display()),
+        )
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < until,
+            "status waited on a silent bus for 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{err}");
+    assert!(
+        err.contains("probing here") && err.contains("timed out"),
+        "{err}"
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["source"], "/");
+}

@@ -141,7 +141,11 @@ pub fn run(opts: Options) -> Result<()> {
         .thread_keep_alive(Duration::from_secs(1))
         .build()
         .context("starting the runtime")?;
-    rt.block_on(serve(opts))
+    let r = rt.block_on(serve(opts));
+    // A probe stuck in a read (its worker cut off by the watchdog) must not hold
+    // the exit: blocking threads get a moment, then the process ends.
+    rt.shutdown_timeout(Duration::from_secs(2));
+    r
 }
 
 async fn serve(opts: Options) -> Result<()> {

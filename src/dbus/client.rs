@@ -91,16 +91,23 @@ impl Client {
     /// otherwise.
     pub async fn connect(bus: Bus) -> Result<Client> {
         let conn = connect(bus).await?;
-        let dbus = DBusProxy::new(&conn).await?;
-        let name = zbus::names::BusName::try_from(BUS_NAME).map_err(zbus::Error::from)?;
-        let running = dbus.name_has_owner(name).await?;
-        if !running {
-            let activatable = dbus.list_activatable_names().await?;
-            if !activatable.iter().any(|n| n.as_str() == BUS_NAME) {
-                return Err(ClientError::NotRunning(bus.name()));
+        // The bus itself answers these: a bus that does not is given up on as
+        // quickly as one that cannot be reached.
+        let ask = async {
+            let dbus = DBusProxy::new(&conn).await?;
+            let name = zbus::names::BusName::try_from(BUS_NAME).map_err(zbus::Error::from)?;
+            if dbus.name_has_owner(name).await? {
+                return Ok(true);
             }
+            let activatable = dbus.list_activatable_names().await?;
+            Ok::<_, ClientError>(activatable.iter().any(|n| n.as_str() == BUS_NAME))
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, ask).await {
+            Ok(Ok(true)) => Client::on(bus, conn).await,
+            Ok(Ok(false)) => Err(ClientError::NotRunning(bus.name())),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(ClientError::ConnectTimeout(bus.name(), CONNECT_TIMEOUT)),
         }
-        Client::on(bus, conn).await
     }
 
     /// The daemon's object on a connection already made, whether or not it runs.
