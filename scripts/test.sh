@@ -163,7 +163,7 @@ cargo test --all-targets
 section "fuzz: scripts/fuzz.sh $FUZZ_SECONDS"
 scripts/fuzz.sh "$FUZZ_SECONDS"
 
-for bench in probe hostile daemon; do
+for bench in probe hostile daemon history; do
     section "bench: cargo bench --bench $bench (report only)"
     if ! timeout "$BENCH_TIMEOUT" cargo bench --bench "$bench"; then
         echo "test.sh: the $bench benchmark failed or ran past ${BENCH_TIMEOUT}s; it is a report, not a gate" >&2
