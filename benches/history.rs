@@ -55,6 +55,10 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+#[path = "support/stats.rs"]
+mod stats;
+use stats::median;
+
 use std::fs::File;
 use std::hint::black_box;
 use std::os::fd::AsRawFd;
@@ -91,17 +95,6 @@ struct Row {
     rss_kib: Vec<u64>,
     /// User plus system CPU time of each run.
     cpu: Vec<Duration>,
-}
-
-fn median<T: Copy + PartialOrd>(mut v: Vec<T>, mid: impl Fn(T, T) -> T) -> T {
-    assert!(!v.is_empty(), "a row without samples");
-    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        mid(v[n / 2 - 1], v[n / 2])
-    }
 }
 
 impl Row {
@@ -751,40 +744,6 @@ fn cached_pages(path: &Path) -> (usize, usize) {
 
 // ---- the phases, in-process ---------------------------------------------------------
 
-/// The earlier boots `report` reads, as `cli::history::earlier_boots` does for a
-/// boot not recorded yet and no baseline: pages of 16, 128, 1024, ... boots, newest
-/// first, until every subsystem that is a problem now has an earlier boot where it
-/// was ok, or the history is exhausted. Returns them and how many records were
-/// parsed in all.
-fn earlier_boots(h: &History, current: &BootRecord) -> (Vec<BootRecord>, usize) {
-    let problems: Vec<&str> = current
-        .report
-        .subsystems
-        .iter()
-        .filter(|s| s.status.is_problem())
-        .map(|s| s.id.as_str())
-        .collect();
-    let mut limit = 16usize;
-    let mut parsed = 0;
-    loop {
-        let boots = h.boots(limit).expect("reading boots");
-        parsed += boots.len();
-        let exhausted = boots.len() < limit;
-        let enough = problems.iter().all(|id| {
-            boots.iter().any(|b| {
-                b.report
-                    .subsystems
-                    .iter()
-                    .any(|s| s.id == *id && s.status == Status::Ok)
-            })
-        });
-        if exhausted || enough {
-            return (boots, parsed);
-        }
-        limit = limit.saturating_mul(8);
-    }
-}
-
 /// Phase times of one report, in-process.
 #[derive(Default, Clone)]
 struct Phases {
@@ -844,9 +803,9 @@ fn phases(db: &mut Db, current: &BootRecord, cold: bool, p: &mut Phases) {
     let mut h = History::open_with(db.dir(), db.boots).expect("opening the history");
     p.open.push(t.elapsed());
     let t = Instant::now();
-    let (earlier, parsed) = earlier_boots(&h, &rec);
+    let earlier = surface_check::history::earlier_boots(&h, &rec).expect("reading boots");
     p.earlier.push(t.elapsed());
-    p.parsed = parsed;
+    p.parsed = earlier.len();
     let t = Instant::now();
     black_box(diff::compare(&earlier, &rec, &SURFACE_BOOK_2));
     p.compare.push(t.elapsed());
@@ -1225,7 +1184,7 @@ fn main() {
     println!(
         "\nphases of a report, in-process, medians of {phase_rounds} rounds (ms): open = \
          History::open_with (header check, quick_check, WAL); earlier = reading the earlier \
-         boots as report does, `parsed` records in all; record = History::record (insert, \
+         boots as report does (history::earlier_boots), `parsed` the boots it returned; record = History::record (insert, \
          prune, sync, checkpoint); quick_check, prune scan (the prune's subquery) and \
          count(*) on a read-only connection of their own, before the open"
     );

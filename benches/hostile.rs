@@ -15,6 +15,9 @@
 #[allow(dead_code)]
 mod bounds;
 
+#[path = "support/stats.rs"]
+mod stats;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -70,14 +73,8 @@ fn case(name: &'static str, hostile: impl FnOnce(&Sb2, &Tree)) -> Case {
     Case { name, tree }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
+fn median(v: Vec<f64>) -> f64 {
+    stats::median(v, |a, b| (a + b) / 2.0)
 }
 
 fn main() {

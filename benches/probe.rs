@@ -23,6 +23,10 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+#[path = "support/stats.rs"]
+mod stats;
+use stats::median;
+
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -41,17 +45,6 @@ struct Row {
     samples: Vec<Duration>,
     median: Duration,
     min: Duration,
-}
-
-fn median<T: Copy + PartialOrd>(mut v: Vec<T>, mid: impl Fn(T, T) -> T) -> T {
-    assert!(!v.is_empty());
-    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        mid(v[n / 2 - 1], v[n / 2])
-    }
 }
 
 impl Row {

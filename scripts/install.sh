@@ -16,9 +16,11 @@
 #                     DIR/lib/systemd/system/surface-checkd.service
 #                     DIR/lib/systemd/system/surface-check-report.service
 #                     DIR/lib/systemd/system/surface-check-report.timer
+#                     DIR/lib/systemd/user/surface-check-notify.service
 #                     DIR/share/dbus-1/system.d/io.github.SurfaceCheck1.conf
 #                     DIR/share/dbus-1/system-services/io.github.SurfaceCheck1.service
 #                     DIR/share/dbus-1/interfaces/io.github.SurfaceCheck1.xml
+#                     DIR/share/polkit-1/actions/io.github.SurfaceCheck1.policy
 #   --destdir DIR   stage the files under DIR (DIR/PREFIX/...), as packagers do
 #   --binary PATH   install this surface-check binary instead of building one
 #   --daemon PATH   install this surface-checkd (default: the one beside --binary)
@@ -144,11 +146,15 @@ report_service=lib/systemd/system/surface-check-report.service
 report_timer=lib/systemd/system/surface-check-report.timer
 policy=share/dbus-1/system.d/io.github.SurfaceCheck1.conf
 activation=share/dbus-1/system-services/io.github.SurfaceCheck1.service
+notify_unit=lib/systemd/user/surface-check-notify.service
+actions=share/polkit-1/actions/io.github.SurfaceCheck1.policy
 put_service systemd/surface-checkd.service "$unit"
 put_service systemd/surface-check-report.service "$report_service"
 put_service systemd/surface-check-report.timer "$report_timer"
 put 0644 dbus/io.github.SurfaceCheck1.conf "$policy"
 put_service dbus/io.github.SurfaceCheck1.service "$activation"
+put_service systemd/user/surface-check-notify.service "$notify_unit"
+put 0644 dbus/io.github.SurfaceCheck1.policy "$actions"
 if [[ -f dbus/io.github.SurfaceCheck1.xml ]]; then
     put 0644 dbus/io.github.SurfaceCheck1.xml share/dbus-1/interfaces/io.github.SurfaceCheck1.xml
 fi
@@ -173,6 +179,7 @@ p="${prefix%/}"
     if [[ "$p" != /usr ]]; then
         echo "    mkdir -p /etc/dbus-1/system.d"
         echo "    ln -s $p/$policy /etc/dbus-1/system.d/"
+        echo "    ln -s $p/$actions /usr/share/polkit-1/actions/"
     fi
     echo "    systemctl daemon-reload"
     echo "    systemctl reload dbus"
@@ -181,4 +188,10 @@ p="${prefix%/}"
     echo "  Then \`surface-check status\` reads the report from it, and \`surface-check watch\` follows it;"
     echo "  the timer runs \`surface-check report\` after boot and resume, which records each boot and"
     echo "  names regressions (\`surface-check history\` lists the boots; docs/history.md)."
+    echo "  Desktop notifications of regressions, for each user (as that user):"
+    case "$p" in
+    /usr | /usr/local) ;;
+    *) echo "    systemctl --user link $p/$notify_unit" ;;
+    esac
+    echo "    systemctl --user enable --now surface-check-notify"
 } >&2

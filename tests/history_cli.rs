@@ -17,7 +17,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::sb2::{Break, Distro, NIX_MODULES, NIX_SYSTEM, Sb2, Size};
+use common::boots::{BOOT1, BOOT2, BOOT3, boot_on_6_19_8, boot1, boot2, boot3};
 use common::tree::Tree;
 use serde_json::Value;
 
@@ -25,111 +25,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_surface-check");
 const DAEMON: &str = env!("CARGO_BIN_EXE_surface-checkd");
 const REGRESSION_ID: &str = "cea4bddb88e1c94b01a8ee4aaa5435f6";
 const RECOVERY_ID: &str = "a1b0276ebda03e11603ba816238ba2f7";
-
-const BOOT1: &str = "11111111-aaaa-4aaa-8aaa-000000000001";
-const BOOT2: &str = "22222222-bbbb-4bbb-8bbb-000000000002";
-const BOOT3: &str = "33333333-cccc-4ccc-8ccc-000000000003";
-
-// ---- fixtures -------------------------------------------------------------------
-
-fn machine() -> Sb2 {
-    Sb2::new(Size::In15, Distro::NixOs)
-}
-
-/// The NixOS machine as built (kernel 6.19.8, generation 42) with this boot id.
-fn boot_on_6_19_8(boot_id: &str) -> Tree {
-    let t = machine().build();
-    t.attr("proc/sys/kernel/random/boot_id", boot_id);
-    t
-}
-
-/// The NixOS machine booted into generation 41 with kernel 6.18.8: its own system
-/// store path, kernel, module tree (the fixture's, moved under 6.18.8) and profile
-/// link; generation 42 does not exist yet.
-fn boot_on_6_18_8(boot_id: &str) -> Tree {
-    let m = machine();
-    let t = m.build();
-    let sys = "nix/store/4141aaaa-nixos-system-sb2-owner-24.11.20241001.aaaaaa";
-    let modules = "nix/store/4141bbbb-linux-6.18.8-modules-shrunk";
-    let from = t.path().join(m.module_dir());
-    let to = t.path().join(format!("{modules}/lib/modules/6.18.8"));
-    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-    std::fs::rename(&from, &to).unwrap();
-    t.remove(NIX_MODULES);
-    t.link(
-        &format!("{sys}/kernel"),
-        "/nix/store/4141cccc-linux-6.18.8/bzImage",
-    );
-    t.link(&format!("{sys}/kernel-modules"), &format!("/{modules}"));
-    t.link(
-        &format!("{sys}/initrd"),
-        "/nix/store/4141dddd-initrd-linux-6.18.8/initrd",
-    );
-    t.link(&format!("{sys}/firmware"), "/nix/store/4444eeee-firmware");
-    t.remove(NIX_SYSTEM);
-    for l in ["run/booted-system", "run/current-system"] {
-        t.remove(l);
-        t.link(l, &format!("/{sys}"));
-    }
-    t.remove("nix/var/nix/profiles/system-42-link");
-    t.remove("nix/var/nix/profiles/system");
-    t.link("nix/var/nix/profiles/system-41-link", &format!("/{sys}"));
-    t.link("nix/var/nix/profiles/system", "system-41-link");
-    t.attr("proc/sys/kernel/osrelease", "6.18.8");
-    t.attr(
-        "proc/version",
-        "Linux version 6.18.8 (nixbld@localhost) #1-NixOS SMP PREEMPT_DYNAMIC Tue Jan  1 00:00:00 UTC 1980",
-    );
-    t.attr(
-        "proc/cmdline",
-        &format!("initrd=\\efi\\nixos\\initrd.efi init=/{sys}/init mem_sleep_default=deep"),
-    );
-    t.attr("proc/sys/kernel/random/boot_id", boot_id);
-    t
-}
-
-/// Boot 1: healthy on 6.18.8 (generation 41).
-fn boot1() -> Tree {
-    boot_on_6_18_8(BOOT1)
-}
-
-/// Boot 2: the same kernel, iptsd gone.
-fn boot2() -> Tree {
-    let t = boot_on_6_18_8(BOOT2);
-    Break::IptsdNotInstalled.apply(&machine(), &t);
-    t
-}
-
-/// Boot 3: 6.19.8 (generation 42), built without the ipts module (not loaded, no
-/// file in the module tree, its option not set), so iptsd has nothing to serve.
-fn boot3() -> Tree {
-    let m = machine();
-    let t = boot_on_6_19_8(BOOT3);
-    Break::IptsNotLoaded.apply(&m, &t);
-    let path = "kernel/drivers/hid/ipts/ipts.ko.zst";
-    t.remove(&format!("{}/{path}", m.module_dir()));
-    let dep = format!("{}/modules.dep", m.module_dir());
-    let kept: String = t
-        .read(&dep)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with(path))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    t.file(&dep, kept);
-    let options: Vec<(&str, &str)> = m
-        .config_options()
-        .into_iter()
-        .map(|(k, v)| if k == "HID_IPTS" { (k, "") } else { (k, v) })
-        .collect();
-    t.gz("proc/config.gz", &Tree::config_text(&options));
-    // The older generation is still on disk, as after `nixos-rebuild boot`.
-    t.link(
-        "nix/var/nix/profiles/system-41-link",
-        "/nix/store/4141aaaa-nixos-system-sb2-owner-24.11.20241001.aaaaaa",
-    );
-    t
-}
 
 // ---- running it -----------------------------------------------------------------
 

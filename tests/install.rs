@@ -59,10 +59,26 @@ fn read(p: &Path) -> String {
 }
 
 /// The systemd and D-Bus files, (committed, installed under the prefix).
-const SERVICE_FILES: [(&str, &str); 4] = [
+const SERVICE_FILES: [(&str, &str); 8] = [
     (
         "systemd/surface-checkd.service",
         "lib/systemd/system/surface-checkd.service",
+    ),
+    (
+        "systemd/surface-check-report.service",
+        "lib/systemd/system/surface-check-report.service",
+    ),
+    (
+        "systemd/surface-check-report.timer",
+        "lib/systemd/system/surface-check-report.timer",
+    ),
+    (
+        "systemd/user/surface-check-notify.service",
+        "lib/systemd/user/surface-check-notify.service",
+    ),
+    (
+        "dbus/io.github.SurfaceCheck1.policy",
+        "share/polkit-1/actions/io.github.SurfaceCheck1.policy",
     ),
     (
         "dbus/io.github.SurfaceCheck1.conf",
@@ -186,8 +202,8 @@ fn install_under_another_prefix_names_its_daemon_and_says_how_to_link_the_rest()
         std::fs::read(DAEMON).unwrap()
     );
     for (from, to) in SERVICE_FILES {
-        let want = read(&repo().join(from))
-            .replace("/usr/bin/surface-checkd", "/opt/sc/bin/surface-checkd");
+        let want =
+            read(&repo().join(from)).replace("/usr/bin/surface-check", "/opt/sc/bin/surface-check");
         assert_eq!(read(&opt.join(to)), want, "{to}");
     }
     let unit = read(&opt.join(SERVICE_FILES[0].1));
@@ -195,7 +211,7 @@ fn install_under_another_prefix_names_its_daemon_and_says_how_to_link_the_rest()
         unit.contains("\nExecStart=/opt/sc/bin/surface-checkd\n"),
         "{unit}"
     );
-    let act = read(&opt.join(SERVICE_FILES[2].1));
+    let act = read(&opt.join("share/dbus-1/system-services/io.github.SurfaceCheck1.service"));
     assert!(act.contains("\nExec=/opt/sc/bin/surface-checkd\n"), "{act}");
     for step in [
         "systemctl link /opt/sc/lib/systemd/system/surface-checkd.service",

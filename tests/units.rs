@@ -85,10 +85,11 @@ fn value(e: &[(String, String, String)], section: &str, key: &str) -> String {
     v[0].clone()
 }
 
-/// Every unit file in systemd/.
+/// Every unit file in systemd/ (system units) and systemd/user/ (user units).
 fn units() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(repo().join("systemd"))
         .expect("systemd/")
+        .chain(std::fs::read_dir(repo().join("systemd/user")).expect("systemd/user/"))
         .map(|e| e.unwrap().path())
         .filter(|p| {
             p.extension().is_some_and(|x| {
@@ -125,7 +126,14 @@ fn every_unit_verifies_as_installed() {
     install_under(p);
     for unit in units() {
         let name = unit.file_name().unwrap();
-        let installed = p.join("lib/systemd/system").join(name);
+        let user = unit.parent().is_some_and(|d| d.ends_with("user"));
+        let installed = p
+            .join(if user {
+                "lib/systemd/user"
+            } else {
+                "lib/systemd/system"
+            })
+            .join(name);
         let e = entries(&installed);
         for exec in values(&e, "Service", "ExecStart") {
             let exe = exec.split_whitespace().next().unwrap();
@@ -137,10 +145,14 @@ fn every_unit_verifies_as_installed() {
             assert!(Path::new(exe).is_file(), "{exe} is not installed");
         }
         // Documentation=man:... is checked against the installed man pages.
+        // A user manager needs a runtime directory of its own.
+        let runtime = tempfile::tempdir().unwrap();
         let out = run(
             Command::new("systemd-analyze")
+                .args(if user { &["--user"][..] } else { &[][..] })
                 .arg("verify")
                 .arg(&installed)
+                .env("XDG_RUNTIME_DIR", runtime.path())
                 .env("MANPATH", p.join("share/man")),
             "systemd",
         );
@@ -536,6 +548,8 @@ fn anyone_may_call_the_read_methods_and_nothing_else_passes() {
         Command::new(DAEMON)
             .arg("--root")
             .arg(root.path())
+            .arg("--state-dir")
+            .arg(root.path().join("state"))
             .envs(bus.env())
             .env("NO_COLOR", "1")
             .stdout(std::process::Stdio::null())
@@ -548,7 +562,9 @@ fn anyone_may_call_the_read_methods_and_nothing_else_passes() {
     let get_subsystem = format!("{INTERFACE}.GetSubsystem");
     let explain = format!("{INTERFACE}.Explain");
     let refresh = format!("{INTERFACE}.Refresh");
+    let get_history = format!("{INTERFACE}.GetHistory");
     for (method, args) in [
+        (get_history.as_str(), &["5"][..]),
         (get_report.as_str(), &[][..]),
         (get_subsystem.as_str(), &["touch"][..]),
         (explain.as_str(), &["touch.iptsd"][..]),
@@ -567,6 +583,17 @@ fn anyone_may_call_the_read_methods_and_nothing_else_passes() {
     }
     let (_, report) = call(&bus, true, &get_report, &[]);
     assert!(report.contains("schema_version"), "{report}");
+
+    // AcceptBaseline passes the bus, for anyone, and the daemon asks polkit, which
+    // is not running here: refused by the daemon, not by the bus.
+    let accept = format!("{INTERFACE}.AcceptBaseline");
+    for nobody in [true, false] {
+        let (ok, said) = call(&bus, nobody, &accept, &[]);
+        assert!(
+            !ok && said.contains(ACCESS_DENIED) && said.contains("polkit"),
+            "calling AcceptBaseline: {said}"
+        );
+    }
 
     // Nothing to set, no other member, no other interface: the bus refuses, for
     // root as for anyone, before the daemon sees the call.

@@ -34,6 +34,9 @@ _surface__check() {
             surface__check,history)
                 cmd="surface__check__subcmd__history"
                 ;;
+            surface__check,notify)
+                cmd="surface__check__subcmd__notify"
+                ;;
             surface__check,report)
                 cmd="surface__check__subcmd__report"
                 ;;
@@ -67,6 +70,9 @@ _surface__check() {
             surface__check__subcmd__help,history)
                 cmd="surface__check__subcmd__help__subcmd__history"
                 ;;
+            surface__check__subcmd__help,notify)
+                cmd="surface__check__subcmd__help__subcmd__notify"
+                ;;
             surface__check__subcmd__help,report)
                 cmd="surface__check__subcmd__help__subcmd__report"
                 ;;
@@ -89,7 +95,7 @@ _surface__check() {
 
     case "${cmd}" in
         surface__check)
-            opts="-h -V --help --version status explain checks capture test watch waybar report history diff help"
+            opts="-h -V --help --version status explain checks capture test watch waybar report history diff notify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -187,7 +193,7 @@ _surface__check() {
             return 0
             ;;
         surface__subcmd__check__subcmd__help)
-            opts="status explain checks capture test watch waybar report history diff help"
+            opts="status explain checks capture test watch waybar report history diff notify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -284,6 +290,20 @@ _surface__check() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        surface__subcmd__check__subcmd__help__subcmd__notify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         surface__subcmd__check__subcmd__help__subcmd__report)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -355,7 +375,7 @@ _surface__check() {
             return 0
             ;;
         surface__subcmd__check__subcmd__history)
-            opts="-h --limit --json --accept --state-dir --help"
+            opts="-h --limit --json --accept --state-dir --session --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -369,6 +389,20 @@ _surface__check() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        surface__subcmd__check__subcmd__notify)
+            opts="-h --once --session --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -29,6 +29,20 @@ pub fn daemon_report(bus: Bus) -> std::result::Result<(Report, String), ClientEr
     })
 }
 
+/// Asks surface-checkd for a new probe (after `report` recorded this boot, so that
+/// the daemon judges it against the history and announces what regressed).
+pub fn daemon_refresh(bus: Bus) -> std::result::Result<(), ClientError> {
+    let rt = runtime().map_err(|e| ClientError::Connect(bus.name(), format!("{e:#}")))?;
+    rt.block_on(async { Client::connect(bus).await?.refresh().await })
+}
+
+/// Asks surface-checkd to make this boot the history's baseline (polkit may ask
+/// the person to authenticate).
+pub fn daemon_accept(bus: Bus) -> std::result::Result<(), ClientError> {
+    let rt = runtime().map_err(|e| ClientError::Connect(bus.name(), format!("{e:#}")))?;
+    rt.block_on(async { Client::connect(bus).await?.accept_baseline().await })
+}
+
 /// What a follower shows: the overall status and every subsystem.
 struct State {
     version: String,
@@ -121,6 +135,14 @@ pub fn watch(bus: Bus, as_json: bool, out: &mut impl Write) -> Result<i32> {
                         summary,
                     } => json!({"event": "SubsystemChanged", "id": id, "old_status": old_status,
                                 "new_status": new_status, "summary": summary}),
+                    Event::RegressionDetected {
+                        id,
+                        previous_kernel,
+                        current_kernel,
+                        summary,
+                    } => json!({"event": "RegressionDetected", "id": id,
+                                "previous_kernel": previous_kernel,
+                                "current_kernel": current_kernel, "summary": summary}),
                     Event::PropertiesChanged(changed) => {
                         json!({"event": "PropertiesChanged", "changed": changed})
                     }
@@ -142,6 +164,9 @@ pub fn watch(bus: Bus, as_json: bool, out: &mut impl Write) -> Result<i32> {
                         visible(&new_status),
                         visible(&summary)
                     ),
+                    Event::RegressionDetected { summary, .. } => {
+                        format!("{} regression: {}", clock(), visible(&summary))
+                    }
                     Event::PropertiesChanged(changed) => match changed.get("Overall") {
                         Some(v) => format!(
                             "{} overall: {}",
@@ -232,7 +257,7 @@ pub fn waybar(bus: Bus, out: &mut impl Write) -> Result<i32> {
                 Event::Daemon { running: false } => show(None, &not_running, out)?,
                 Event::PropertiesChanged(ch)
                     if !ch.contains_key("Overall") && !ch.contains_key("Subsystems") => {}
-                Event::SubsystemChanged { .. } => {}
+                Event::SubsystemChanged { .. } | Event::RegressionDetected { .. } => {}
                 _ => match state(&c).await {
                     Ok(st) => show(Some(&st), "", out)?,
                     Err(e) => show(None, &e.to_string(), out)?,

@@ -7,6 +7,7 @@ pub mod follow;
 pub mod history;
 pub mod journal;
 pub mod logging;
+pub mod notify;
 pub mod render;
 
 use std::io::Write;
@@ -135,12 +136,21 @@ cannot be opened or written, this boot has no boot id)."
         long_about = "List the boots recorded, newest first: boot id, when, kernel and NixOS \
 generation, a status per subsystem, and what changed since the boot before; the baseline is \
 marked. Reading never creates the history.\n\n\
-With --accept, makes the newest recorded boot the baseline: later reports compare with it and \
-the boots after it only, so that what it lacks is no longer reported as a regression."
+With --accept, makes this boot the baseline: later reports compare with it and the boots after \
+it only, so that what it lacks is no longer reported as a regression. Without --state-dir it asks \
+surface-checkd (AcceptBaseline, which polkit authorizes: an administrator's password), which \
+records this boot as it sees it now; when no daemon runs, the newest recorded boot becomes the \
+baseline here."
     )]
     History(history::HistoryArgs),
     /// Show what differs between two recorded boots.
     Diff(history::DiffArgs),
+    /// Turn surface-checkd's regressions into desktop notifications (run as a
+    /// systemd user unit).
+    #[command(
+        long_about = "Turn surface-checkd's regressions into desktop notifications: one org.freedesktop.Notifications notification per regression, titled with the subsystem and the kernel, the sentence naming what changed and the fix as its body.\n\nAt start, and on each RegressionDetected signal, reads the daemon's regressions (GetHistory) and notifies those not notified yet; what was notified is kept in $XDG_STATE_HOME/surface-check/notified.json, so logging in again does not repeat it. Follows the daemon until interrupted; with --once, notifies what is known now and exits. Runs in the desktop session: `systemctl --user enable --now surface-check-notify`."
+    )]
+    Notify(notify::NotifyArgs),
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -281,6 +291,7 @@ fn run_to(cli: Cli, mut out: &mut impl Write) -> Result<i32> {
         Command::Report(a) => history::report(&a, out),
         Command::History(a) => history::history(&a, out),
         Command::Diff(a) => history::diff(&a, out),
+        Command::Notify(a) => notify::run(&a, out),
         Command::Test(a) => {
             if a.power && a.test != crate::livetest::TestName::Buttons {
                 bail!("--power is for `test buttons` only");

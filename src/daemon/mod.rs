@@ -32,7 +32,7 @@ use tracing::{debug, error, info, warn};
 use zbus::Connection;
 use zbus::message::Type as MessageType;
 
-use crate::cli::{RootArgs, StatusArgs};
+use crate::cli::RootArgs;
 use crate::dbus::client::Bus;
 use crate::dbus::{BUS_NAME, Changes, OBJECT_PATH, Object, Shared, Snapshot};
 
@@ -102,6 +102,11 @@ pub struct Args {
     #[arg(long, value_name = "MS", default_value_t = 250,
           value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub min_interval: u64,
+    /// The directory of the history database (default: $STATE_DIRECTORY, as
+    /// systemd's StateDirectory= sets it, else /var/lib/surface-check): regressions
+    /// are judged against it, AcceptBaseline writes it.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 impl Args {
@@ -111,6 +116,10 @@ impl Args {
             bus: Bus::from_session_flag(self.session),
             debounce: Duration::from_millis(self.debounce),
             min_interval: Duration::from_millis(self.min_interval),
+            state_dir: self
+                .state_dir
+                .clone()
+                .unwrap_or_else(crate::history::store::state_dir),
         }
     }
 }
@@ -123,6 +132,8 @@ pub struct Options {
     pub debounce: Duration,
     /// Least time between the starts of two probes.
     pub min_interval: Duration,
+    /// The history's directory.
+    pub state_dir: std::path::PathBuf,
 }
 
 fn now_us() -> u64 {
@@ -157,7 +168,7 @@ async fn serve(opts: Options) -> Result<()> {
     // A root that cannot be opened is an error now, not a report later.
     crate::root::Root::open(&opts.source.root)
         .with_context(|| format!("opening the root {}", opts.source.root.display()))?;
-    let shared = Shared::new();
+    let shared = Shared::with_state_dir(opts.state_dir.clone());
     let (events_tx, events_rx) = mpsc::channel::<Cause>(256);
     let (conn_tx, conn_rx) = watch::channel::<Option<Connection>>(None);
 
@@ -339,24 +350,74 @@ async fn keep_connected(
     }
 }
 
+/// What one probe gives: the report, and this boot as the history would record it.
+struct Probed {
+    report: crate::report::Report,
+    boot: Option<crate::history::BootRecord>,
+}
+
 /// Probes once on a blocking thread.
-async fn probe(opts: &Options) -> Result<crate::report::Report> {
-    let args = StatusArgs {
-        local: true,
-        source: opts.source.clone(),
-        ..StatusArgs::default()
-    };
+async fn probe(opts: &Options) -> Result<Probed> {
+    let source = opts.source.clone();
     // The probe ends by its own deadline; this is a guard against a bug, generous.
     let limit = Duration::from_millis(opts.source.deadline) + Duration::from_secs(10);
-    match tokio::time::timeout(
-        limit,
-        tokio::task::spawn_blocking(move || crate::cli::report(&args)),
-    )
-    .await
-    {
+    let work = move || -> Result<Probed> {
+        let facts = crate::cli::collect(&source)?;
+        let report = crate::checks::diagnose(
+            &facts,
+            &crate::profiles::SURFACE_BOOK_2,
+            &source.root.display().to_string(),
+        );
+        let boot = crate::history::BootRecord::from_facts(
+            &facts,
+            report.clone(),
+            now_us(),
+            &crate::profiles::SURFACE_BOOK_2,
+        )
+        .map_err(|why| debug!("no history record: {why}"))
+        .ok();
+        Ok(Probed { report, boot })
+    };
+    match tokio::time::timeout(limit, tokio::task::spawn_blocking(work)).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => Err(anyhow::anyhow!("the probe stopped: {e}")),
         Err(_) => Err(anyhow::anyhow!("the probe did not end within {limit:?}")),
+    }
+}
+
+/// Judges this boot against the history (once it is recorded there) and sends
+/// RegressionDetected for each regression not announced yet.
+async fn regressions(shared: &Arc<Shared>, snap: &Arc<Snapshot>, conn: Option<&Connection>) {
+    let Some(boot) = snap.boot.clone() else {
+        return;
+    };
+    let s = shared.clone();
+    let new = match tokio::task::spawn_blocking(move || s.history.assess(&boot)).await {
+        Ok(Ok(new)) => new,
+        Ok(Err(e)) => {
+            warn!(
+                "the history in {} cannot be read: {e}; no regressions are judged",
+                shared.history.dir().display()
+            );
+            return;
+        }
+        Err(e) => {
+            warn!("judging regressions stopped: {e}");
+            return;
+        }
+    };
+    for r in &new {
+        warn!(subsystem = %r.subsystem, "regression: {r}");
+    }
+    match conn {
+        Some(conn) => {
+            if let Err(e) = crate::dbus::emit_regressions(conn, &new).await {
+                warn!("sending RegressionDetected: {e}; the next probe sends it again");
+                shared.history.unannounce(&new);
+            }
+        }
+        // No bus now (it is being reconnected): the next probe announces them.
+        None => shared.history.unannounce(&new),
     }
 }
 
@@ -384,8 +445,8 @@ async fn probe_loop(
         last_start = Some(started);
         debug!(seq, cause = %cause, "probe");
         match probe(&opts).await {
-            Ok(report) => {
-                let snap = Arc::new(Snapshot::new(seq, report, now_us()));
+            Ok(Probed { report, boot }) => {
+                let snap = Arc::new(Snapshot::new(seq, report, now_us()).with_boot(boot));
                 let old = shared.publish(snap.clone());
                 let changes = Changes::between(old.as_deref(), &snap);
                 debug!(
@@ -400,11 +461,12 @@ async fn probe_loop(
                     }
                 }
                 let conn = conn_rx.borrow().clone();
-                if let Some(conn) = conn
-                    && let Err(e) = crate::dbus::emit(&conn, &changes, &snap).await
+                if let Some(conn) = &conn
+                    && let Err(e) = crate::dbus::emit(conn, &changes, &snap).await
                 {
                     warn!("sending the change signals: {e}");
                 }
+                regressions(&shared, &snap, conn.as_ref()).await;
                 shared.announced(seq);
             }
             Err(e) if seq == 1 => return Err(e.context("the first probe")),
@@ -412,11 +474,10 @@ async fn probe_loop(
                 error!("{e:#}; the report in place stays");
                 // Refresh calls waiting for this probe get the report in place.
                 if let Some(old) = shared.current() {
-                    shared.publish(Arc::new(Snapshot::new(
-                        seq,
-                        old.report.clone(),
-                        old.updated_us,
-                    )));
+                    shared.publish(Arc::new(
+                        Snapshot::new(seq, old.report.clone(), old.updated_us)
+                            .with_boot(old.boot.clone()),
+                    ));
                 }
                 shared.announced(seq);
             }

@@ -51,9 +51,9 @@ pub enum ClientError {
     ConnectTimeout(&'static str, Duration),
     #[error("surface-checkd is not running on the {0} and cannot be started by D-Bus")]
     NotRunning(&'static str),
-    #[error("{0}")]
+    #[error(transparent)]
     Bus(#[from] zbus::Error),
-    #[error("{0}")]
+    #[error(transparent)]
     Fdo(#[from] zbus::fdo::Error),
     #[error("the daemon's report is not valid: {0}")]
     Report(#[from] serde_json::Error),
@@ -159,6 +159,29 @@ impl Client {
             .await
     }
 
+    /// The history as JSON (GetHistory): at most `limit` boots, this boot's
+    /// regressions.
+    pub async fn history_json(&self, limit: u32) -> Result<String> {
+        self.timed(async { Ok(self.proxy.call(members::GET_HISTORY, &(limit,)).await?) })
+            .await
+    }
+
+    /// Makes this boot the history's baseline (AcceptBaseline), letting polkit ask
+    /// the person to authenticate.
+    pub async fn accept_baseline(&self) -> Result<()> {
+        self.timed(async {
+            self.proxy
+                .call_with_flags::<_, _, ()>(
+                    members::ACCEPT_BASELINE,
+                    zbus::proxy::MethodFlags::AllowInteractiveAuth.into(),
+                    &(),
+                )
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
     pub async fn version(&self) -> Result<String> {
         self.string(members::VERSION).await
     }
@@ -260,6 +283,18 @@ fn decode(m: &zbus::Message) -> Option<Event> {
             summary,
         });
     }
+    if iface == INTERFACE && member == members::REGRESSION_DETECTED {
+        let (id, previous_kernel, current_kernel, summary) = m
+            .body()
+            .deserialize::<(String, String, String, String)>()
+            .ok()?;
+        return Some(Event::RegressionDetected {
+            id,
+            previous_kernel,
+            current_kernel,
+            summary,
+        });
+    }
     if iface == "org.freedesktop.DBus.Properties" && member == "PropertiesChanged" {
         let body = m.body();
         let (name, changed, _): (
@@ -287,6 +322,13 @@ pub enum Event {
         id: String,
         old_status: String,
         new_status: String,
+        summary: String,
+    },
+    /// A subsystem that worked on an earlier boot does not on this one.
+    RegressionDetected {
+        id: String,
+        previous_kernel: String,
+        current_kernel: String,
         summary: String,
     },
     /// Property name to new value.

@@ -8,6 +8,8 @@
 //! made from one [`Report`], the same document `surface-check status --json` prints.
 
 pub mod client;
+pub mod history;
+pub mod polkit;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -33,6 +35,9 @@ pub mod members {
     pub const REFRESH: &str = "Refresh";
     pub const EXPLAIN: &str = "Explain";
     pub const SUBSYSTEM_CHANGED: &str = "SubsystemChanged";
+    pub const GET_HISTORY: &str = "GetHistory";
+    pub const ACCEPT_BASELINE: &str = "AcceptBaseline";
+    pub const REGRESSION_DETECTED: &str = "RegressionDetected";
     pub const VERSION: &str = "Version";
     pub const MODEL: &str = "Model";
     pub const KERNEL_RELEASE: &str = "KernelRelease";
@@ -49,6 +54,9 @@ pub mod members {
         (REFRESH, "method", ""),
         (EXPLAIN, "method", "ss"),
         (SUBSYSTEM_CHANGED, "signal", "ssss"),
+        (GET_HISTORY, "method", "us"),
+        (ACCEPT_BASELINE, "method", ""),
+        (REGRESSION_DETECTED, "signal", "ssss"),
         (VERSION, "property", "s"),
         (MODEL, "property", "s"),
         (KERNEL_RELEASE, "property", "s"),
@@ -74,6 +82,9 @@ pub struct Snapshot {
     pub json: String,
     /// When the probe ended, in microseconds since the epoch.
     pub updated_us: u64,
+    /// This boot as the history would record it (None without a boot id): what
+    /// regressions are judged from and AcceptBaseline records.
+    pub boot: Option<crate::history::BootRecord>,
 }
 
 impl Snapshot {
@@ -88,7 +99,14 @@ impl Snapshot {
             report,
             json,
             updated_us,
+            boot: None,
         }
+    }
+
+    /// The snapshot with this boot's record.
+    pub fn with_boot(mut self, boot: Option<crate::history::BootRecord>) -> Snapshot {
+        self.boot = boot;
+        self
     }
 
     /// The values of the properties: the getters and the change signals read
@@ -138,6 +156,8 @@ pub struct Shared {
     waiting: AtomicUsize,
     /// Wakes the probe loop for a Refresh.
     wake: Notify,
+    /// The history: this boot's regressions, GetHistory, AcceptBaseline.
+    pub history: history::HistoryState,
 }
 
 impl Default for Shared {
@@ -148,6 +168,7 @@ impl Default for Shared {
             started: AtomicU64::new(0),
             waiting: AtomicUsize::new(0),
             wake: Notify::new(),
+            history: history::HistoryState::new(crate::history::store::state_dir()),
         }
     }
 }
@@ -155,6 +176,14 @@ impl Default for Shared {
 impl Shared {
     pub fn new() -> Arc<Shared> {
         Arc::new(Shared::default())
+    }
+
+    /// Shared state whose history is in `state_dir`.
+    pub fn with_state_dir(state_dir: std::path::PathBuf) -> Arc<Shared> {
+        Arc::new(Shared {
+            history: history::HistoryState::new(state_dir),
+            ..Shared::default()
+        })
     }
 
     /// The report in place, if a probe has ended.
@@ -288,6 +317,77 @@ impl Service {
             ))
         })
     }
+
+    /// The history of boots as JSON: the newest `limit` boots (0: 20, at most
+    /// 1000) as `surface-check history --json` prints them, with `regressions` and
+    /// `recoveries`: this boot against the earlier ones, as the daemon judged them
+    /// last (empty until this boot is recorded).
+    async fn get_history(&self, limit: u32) -> fdo::Result<String> {
+        let shared = self.shared.clone();
+        let doc = tokio::task::spawn_blocking(move || shared.history.get(limit))
+            .await
+            .map_err(|e| fdo::Error::Failed(format!("reading the history: {e}")))?
+            .map_err(|e| fdo::Error::Failed(format!("reading the history: {e}")))?;
+        serde_json::to_string_pretty(&doc)
+            .map_err(|e| fdo::Error::Failed(format!("the history does not serialize: {e}")))
+    }
+
+    /// Makes this boot, as the report in place shows it, the history's baseline:
+    /// later boots are compared with it and the boots after it, so that what it
+    /// lacks is no longer a regression. Authorized by polkit (action
+    /// `io.github.SurfaceCheck1.accept-baseline`) for the caller; interactive
+    /// authentication when the call allows it.
+    async fn accept_baseline(
+        &self,
+        #[zbus(header)] header: zbus::message::Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> fdo::Result<()> {
+        let sender = header.sender().map(|s| s.to_string());
+        let interactive = header
+            .primary()
+            .flags()
+            .contains(zbus::message::Flags::AllowInteractiveAuth);
+        polkit::authorize(
+            conn,
+            sender.as_deref(),
+            polkit::Action::AcceptBaseline,
+            interactive,
+        )
+        .await
+        .map_err(|e| fdo::Error::AccessDenied(e.to_string()))?;
+        let snap = self.shared.first().await;
+        let Some(boot) = snap.boot.clone() else {
+            return Err(fdo::Error::Failed(
+                "this boot has no boot id: the history cannot record it".into(),
+            ));
+        };
+        let shared = self.shared.clone();
+        let id = boot.boot_id.clone();
+        tokio::task::spawn_blocking(move || shared.history.accept(&boot))
+            .await
+            .map_err(|e| fdo::Error::Failed(format!("accepting the baseline: {e}")))?
+            .map_err(|e| fdo::Error::Failed(format!("accepting the baseline: {e}")))?;
+        tracing::info!(
+            boot = %id,
+            caller = sender.as_deref().unwrap_or("?"),
+            "this boot is the history's baseline now"
+        );
+        Ok(())
+    }
+
+    /// A subsystem that worked on an earlier boot is degraded or failed on this
+    /// one: its id, the earlier and the current kernel (`6.18.8 (generation 41)`),
+    /// and the sentence naming what changed (`touch worked on ..., fails on ...:
+    /// module ipts is missing from this kernel`). Sent once per regression, once
+    /// this boot is recorded in the history.
+    #[zbus(signal)]
+    pub async fn regression_detected(
+        emitter: &SignalEmitter<'_>,
+        id: &str,
+        previous_kernel: &str,
+        current_kernel: &str,
+        summary: &str,
+    ) -> zbus::Result<()>;
 
     /// A subsystem's status changed: its id, the old and the new status, and the new
     /// summary.
@@ -496,6 +596,33 @@ pub fn interface_xml() -> String {
          <!-- Generated from src/dbus/mod.rs by `cargo run --example gen-docs`. -->\n\
          <node name=\"{OBJECT_PATH}\">\n{body}</node>\n"
     )
+}
+
+/// Sends RegressionDetected for each of `regressions` from the object at
+/// [`OBJECT_PATH`] on `conn`.
+pub async fn emit_regressions(
+    conn: &zbus::Connection,
+    regressions: &[crate::history::diff::Regression],
+) -> zbus::Result<()> {
+    if regressions.is_empty() {
+        return Ok(());
+    }
+    let iface = conn
+        .object_server()
+        .interface::<_, Object>(OBJECT_PATH)
+        .await?;
+    let e = iface.signal_emitter();
+    for r in regressions {
+        Service::regression_detected(
+            e,
+            &r.subsystem,
+            &r.previous.to_string(),
+            &r.current.to_string(),
+            &r.to_string(),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// What changed between two reports: the signals to send, in order.

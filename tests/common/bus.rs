@@ -70,6 +70,22 @@ impl PrivateBus {
         Self::launch(Some(line))
     }
 
+    /// Starts a private session bus (a desktop's: everything allowed). Its address
+    /// goes in DBUS_SESSION_BUS_ADDRESS.
+    pub fn start_session() -> PrivateBus {
+        let dir = tempfile::Builder::new()
+            .prefix("surface-check-session.")
+            .tempdir()
+            .expect("a temporary directory for the bus");
+        std::fs::write(dir.path().join("bus.conf"), session_config(dir.path())).unwrap();
+        let child = spawn(dir.path());
+        PrivateBus {
+            address: address(dir.path()),
+            dir,
+            child,
+        }
+    }
+
     /// The environment a client of this bus needs.
     pub fn env(&self) -> [(&'static str, String); 1] {
         [("DBUS_SYSTEM_BUS_ADDRESS", self.address.clone())]
@@ -230,7 +246,37 @@ fn config(dir: &Path, services: &Path) -> String {
     <allow receive_sender="org.freedesktop.login1"/>
   </policy>
 
+  <!-- polkit's own policy (polkit's org.freedesktop.PolicyKit1.conf), for a
+       stand-in polkitd: root owns the name, anyone may ask it. -->
+  <policy user="root">
+    <allow own="org.freedesktop.PolicyKit1"/>
+  </policy>
+  <policy context="default">
+    <allow send_destination="org.freedesktop.PolicyKit1"/>
+  </policy>
+
   <include>{policy}</include>
+</busconfig>
+"#
+    )
+}
+
+/// A session bus's configuration: anyone may own any name and call anything, as
+/// on a desktop session bus.
+fn session_config(dir: &Path) -> String {
+    let socket = xml_text(&dir.join("bus").display().to_string());
+    format!(
+        r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <auth>EXTERNAL</auth>
+  <listen>unix:path={socket}</listen>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
 </busconfig>
 "#
     )

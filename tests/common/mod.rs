@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod boots;
 pub mod bus;
 pub mod hints;
 pub mod sb2;
