@@ -1175,7 +1175,7 @@ mod tests {
         h.conn
             .execute_batch(
                 "DROP TRIGGER statuses_of_gone_boots; DROP TABLE statuses;
-                 PRAGMA user_version = 1;",
+                 DROP INDEX boots_by_seq; PRAGMA user_version = 1;",
             )
             .unwrap();
         drop(h);
