@@ -6,7 +6,7 @@
 # It installs what it needs (build tools from apt, cargo-fuzz from crates.io), then
 # runs, in order and stopping at the first failure:
 #   rustfmt, clippy (warnings are errors), every test, the fuzzers for a bounded
-#   time, and the benchmarks (probe cost, hostile trees, the daemon: reports, never a failure).
+#   time, and the benchmarks (probe cost, hostile trees, the daemon, the history, the preflight: reports, never a failure).
 #
 # Needs root: the tests build fixture trees with device nodes (mknod), and set-up
 # uses apt-get. Needs Rust at least as new as Cargo.toml's `rust-version` (rustup's
@@ -104,6 +104,10 @@ packages=(
     # tests/containment.rs traces opens with it and attaches a loop device (losetup);
     # tests/bounds.rs and benches/hostile.rs measure peak memory with GNU time.
     strace util-linux time
+    # tests/preflight_sources.rs, tests/preflight.rs: builds .rpm packages with
+    # rpmbuild, initrds with cpio, Arch packages with zstd and xz; the .deb packages
+    # with ar (binutils) and tar.
+    rpm cpio zstd xz-utils
 )
 if [[ "${SKIP_APT:-}" == 1 ]]; then
     echo "SKIP_APT=1: not running apt-get"
@@ -120,9 +124,13 @@ else
         fail "apt-get update failed and these packages are missing: ${missing[*]}"
     fi
 fi
-for tool in cc c++ make qemu-system-x86_64 depmod dpkg-deb ldd strip strace losetup /usr/bin/time; do
+for tool in cc c++ make qemu-system-x86_64 depmod dpkg-deb ldd strip strace losetup /usr/bin/time \
+    rpmbuild cpio zstd xz ar; do
     command -v "$tool" >/dev/null || fail "$tool not found after set-up"
 done
+
+section "set-up: Debian's stock kernel package (preflight tests and benchmark)"
+scripts/fetch-debian-kernel.sh || fail "could not fetch Debian's stock kernel package (scripts/fetch-debian-kernel.sh)"
 
 section "set-up: Rust toolchain"
 find_rust test.sh
@@ -163,7 +171,7 @@ cargo test --all-targets
 section "fuzz: scripts/fuzz.sh $FUZZ_SECONDS"
 scripts/fuzz.sh "$FUZZ_SECONDS"
 
-for bench in probe hostile daemon history; do
+for bench in probe hostile daemon history preflight; do
     section "bench: cargo bench --bench $bench (report only)"
     if ! timeout "$BENCH_TIMEOUT" cargo bench --bench "$bench"; then
         echo "test.sh: the $bench benchmark failed or ran past ${BENCH_TIMEOUT}s; it is a report, not a gate" >&2

@@ -15,6 +15,7 @@ pub mod docs;
 pub mod facts;
 pub mod history;
 pub mod livetest;
+pub mod preflight;
 pub mod profiles;
 pub mod report;
 pub mod root;

@@ -638,6 +638,18 @@ impl Root {
         }
     }
 
+    /// Opens a regular file inside the root for reading as a stream, with the same
+    /// containment as every read (resolved inside the root; only a regular file is
+    /// opened, never a device node, FIFO or socket) but without a size cap or the
+    /// run's byte budget: the caller bounds what it reads (preflight reads a kernel
+    /// package of a hundred megabytes once, capping what it decompresses).
+    pub fn open_file(&self, path: &str) -> Result<std::fs::File, ReadError> {
+        let rel = Self::rel(path);
+        let _g = self.begin(rel)?;
+        let (fd, _) = self.open_regular(rel)?;
+        Ok(std::fs::File::from(fd))
+    }
+
     /// Reads an ordinary file (capped at [`Limits::max_file`]).
     pub fn read(&self, path: &str) -> Result<Vec<u8>, ReadError> {
         self.read_capped_with(path, self.shared.limits.max_file, false, |b| b.into_owned())

@@ -34,6 +34,9 @@ _surface__check() {
             surface__check,history)
                 cmd="surface__check__subcmd__history"
                 ;;
+            surface__check,kernel)
+                cmd="surface__check__subcmd__kernel"
+                ;;
             surface__check,notify)
                 cmd="surface__check__subcmd__notify"
                 ;;
@@ -70,6 +73,9 @@ _surface__check() {
             surface__check__subcmd__help,history)
                 cmd="surface__check__subcmd__help__subcmd__history"
                 ;;
+            surface__check__subcmd__help,kernel)
+                cmd="surface__check__subcmd__help__subcmd__kernel"
+                ;;
             surface__check__subcmd__help,notify)
                 cmd="surface__check__subcmd__help__subcmd__notify"
                 ;;
@@ -95,7 +101,7 @@ _surface__check() {
 
     case "${cmd}" in
         surface__check)
-            opts="-h -V --help --version status explain checks capture test watch waybar report history diff notify help"
+            opts="-h -V --help --version status explain checks capture test watch waybar report history diff notify kernel help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -193,7 +199,7 @@ _surface__check() {
             return 0
             ;;
         surface__subcmd__check__subcmd__help)
-            opts="status explain checks capture test watch waybar report history diff notify help"
+            opts="status explain checks capture test watch waybar report history diff notify kernel help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -277,6 +283,20 @@ _surface__check() {
             return 0
             ;;
         surface__subcmd__check__subcmd__help__subcmd__history)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        surface__subcmd__check__subcmd__help__subcmd__kernel)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -386,6 +406,32 @@ _surface__check() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        surface__subcmd__check__subcmd__kernel)
+            opts="-h --inspect --compare --json --root --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --inspect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compare)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -6,6 +6,7 @@
 pub mod follow;
 pub mod history;
 pub mod journal;
+pub mod kernel;
 pub mod logging;
 pub mod notify;
 pub mod render;
@@ -151,6 +152,9 @@ baseline here."
         long_about = "Turn surface-checkd's regressions into desktop notifications: one org.freedesktop.Notifications notification per regression, titled with the subsystem and the kernel, the sentence naming what changed and the fix as its body.\n\nAt start, and on each RegressionDetected signal, reads the daemon's regressions (GetHistory) and notifies those not notified yet; what was notified is kept in $XDG_STATE_HOME/surface-check/notified.json, so logging in again does not repeat it. Follows the daemon until interrupted; with --once, notifies what is known now and exits. Runs in the desktop session: `systemctl --user enable --now surface-check-notify`."
     )]
     Notify(notify::NotifyArgs),
+    /// Judge a kernel before booting it: the running one, a NixOS generation, a tree
+    /// or a package.
+    Kernel(kernel::KernelArgs),
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -291,6 +295,7 @@ fn run_to(cli: Cli, mut out: &mut impl Write) -> Result<i32> {
         Command::Report(a) => history::report(&a, out),
         Command::History(a) => history::history(&a, out),
         Command::Diff(a) => history::diff(&a, out),
+        Command::Kernel(a) => kernel::run(&a, out),
         Command::Notify(a) => notify::run(&a, out),
         Command::Test(a) => {
             if a.power && a.test != crate::livetest::TestName::Buttons {

@@ -599,6 +599,84 @@ impl Facts {
     }
 }
 
+impl Facts {
+    /// Facts with nothing collected: every fact unknown (`not collected`), no
+    /// devices, no services. Preflight fills in what a kernel on disk shows
+    /// (release, config, module tree) and asks the same lookups as the live
+    /// diagnosis.
+    pub fn empty(source: Source) -> Facts {
+        fn nc<T>() -> Fact<T> {
+            Fact::Unknown {
+                path: "(not collected)".into(),
+                reason: "not collected".into(),
+            }
+        }
+        Facts {
+            facts_version: FACTS_VERSION,
+            source,
+            os: Os {
+                os_release: nc(),
+                is_nixos: false,
+            },
+            dmi: Dmi {
+                sys_vendor: nc(),
+                product_name: nc(),
+                product_sku: nc(),
+                product_family: nc(),
+                product_version: nc(),
+                board_name: nc(),
+                bios_version: nc(),
+                chassis_type: nc(),
+            },
+            kernel: Kernel {
+                release: nc(),
+                version: nc(),
+                cmdline: nc(),
+                tainted: nc(),
+                boot_id: nc(),
+            },
+            config: nc(),
+            modules: Modules {
+                loaded: nc(),
+                sys_module: nc(),
+            },
+            module_tree: nc(),
+            buses: BTreeMap::new(),
+            drivers: BTreeMap::new(),
+            inputs: nc(),
+            video: nc(),
+            net: nc(),
+            media: nc(),
+            hidraw: nc(),
+            power: nc(),
+            dtx: Dtx {
+                node: nc(),
+                misc_registered: false,
+                state: nc(),
+            },
+            platform_profile: PlatformProfile {
+                current: nc(),
+                choices: nc(),
+            },
+            firmware: Firmware {
+                custom_path: nc(),
+                search: Vec::new(),
+                files: BTreeMap::new(),
+            },
+            services: Services {
+                units: BTreeMap::new(),
+                udev_rules: Vec::new(),
+                processes: nc(),
+                running_units: nc(),
+                legacy_ipts_nodes: Vec::new(),
+            },
+            nixos: None,
+            kernel_log: nc(),
+            hung_paths: Vec::new(),
+        }
+    }
+}
+
 /// Collects every fact from `root`, under the read watchdog.
 pub fn collect(root: &Root, profile: &'static Profile) -> Result<Facts, RootError> {
     collect_with_log(root, profile, None)

@@ -31,7 +31,7 @@ const MAX_GENERATION_LINKS: usize = 4096;
 
 /// Toplevel -> generation number, from the `system-N-link` entries of the system
 /// profile's directory; the newest number where several links share a toplevel.
-fn numbers(root: &Root) -> std::collections::BTreeMap<String, u32> {
+pub(crate) fn numbers(root: &Root) -> std::collections::BTreeMap<String, u32> {
     let dir = "nix/var/nix/profiles";
     let mut links: Vec<u32> = root
         .list_dir(dir)

@@ -67,6 +67,9 @@ pub struct Touch {
     pub virtual_stylus: &'static [&'static str],
     /// Legacy `CONFIG_MISC_IPTS` char devices directory.
     pub legacy_dev_dir: &'static str,
+    /// The pre-2023 IPTS driver (`CONFIG_MISC_IPTS`, `/dev/ipts/*`), which only
+    /// iptsd <= 0.5.1 can use.
+    pub ipts_legacy: Driver,
 }
 
 #[derive(Debug)]
@@ -74,6 +77,9 @@ pub struct Camera {
     pub cio2: PciFn,
     pub imgu: PciFn,
     pub bridge: Driver,
+    /// The bridge before the ipu-bridge rename (6.6): `CONFIG_CIO2_BRIDGE`, built
+    /// into ipu3-cio2.
+    pub bridge_legacy: Driver,
     pub sensors: &'static [Sensor],
     pub int3472_hid: &'static str,
     pub int3472: &'static [Driver],
@@ -137,6 +143,9 @@ pub struct Input {
     pub lid: Driver,
     pub gpe: Driver,
     pub gpe_device: &'static str,
+    /// Modules a LUKS passphrase prompt in the initrd needs for the base keyboard:
+    /// the xHCI controller it hangs off and the USB HID drivers that bind it first.
+    pub boot_keyboard_modules: &'static [&'static str],
 }
 
 #[derive(Debug)]
@@ -264,5 +273,368 @@ impl Profile {
     /// Process names (`comm`) the collectors look for.
     pub fn processes(&self) -> Vec<&'static str> {
         vec![self.touch.iptsd_process, self.detach.daemon_process]
+    }
+}
+
+/// How much a subsystem depends on one driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reliance {
+    /// Without it the subsystem does not work at all.
+    Required,
+    /// Without it the subsystem works in part: a loss the person notices.
+    Partial,
+}
+
+/// One driver a subsystem needs from the kernel: what preflight asks of a kernel
+/// before it boots (`Ctx::kernel_has`, the same lookup as the live diagnosis).
+#[derive(Debug)]
+pub struct KernelNeed {
+    /// What the driver does for the subsystem (`IPTS touch and pen driver`).
+    pub role: String,
+    pub driver: Driver,
+    /// An older driver that serves the same role (the pre-2023 IPTS driver, the
+    /// CIO2 bridge before 6.6), with what using it means.
+    pub older: Option<(Driver, &'static str)>,
+    pub reliance: Reliance,
+    /// What is lost without it.
+    pub without: String,
+    /// The check whose verdict rests on this driver: the reference facts of its
+    /// `basis` decide whether a missing driver may fail a prediction (only
+    /// verified ones may). `None`: no check rests on it, so it is only a notice.
+    pub check: Option<&'static str>,
+}
+
+/// What one subsystem (a check-registry id) needs from a kernel, in chain order.
+#[derive(Debug)]
+pub struct SubsystemNeeds {
+    pub subsystem: &'static str,
+    pub needs: Vec<KernelNeed>,
+    /// What it needs besides the kernel, named in a prediction (`iptsd >= 1.0`).
+    pub userspace: Option<&'static str>,
+}
+
+fn as_driver(d: &Driver) -> Driver {
+    Driver { ..*d }
+}
+
+fn pci_driver(f: &PciFn) -> Driver {
+    Driver {
+        config: f.config,
+        module: f.module,
+        driver: f.driver,
+    }
+}
+
+fn need(
+    role: impl Into<String>,
+    driver: Driver,
+    reliance: Reliance,
+    without: impl Into<String>,
+    check: Option<&'static str>,
+) -> KernelNeed {
+    KernelNeed {
+        role: role.into(),
+        driver,
+        older: None,
+        reliance,
+        without: without.into(),
+        check,
+    }
+}
+
+impl Profile {
+    /// Per subsystem of the check registry, the drivers it needs from a kernel, with
+    /// their role, whether it can work without them, and the check that rests on
+    /// each (the same drivers the checks ask `Ctx::kernel_has` about).
+    pub fn kernel_needs(&self) -> Vec<SubsystemNeeds> {
+        use Reliance::{Partial, Required};
+        let t = &self.touch;
+        let c = &self.camera;
+        let b = &self.battery;
+        let d = &self.detach;
+        let i = &self.input;
+        let p = &self.platform;
+        let ssam = |without: &str| {
+            need(
+                "Surface Aggregator (surface_aggregator)",
+                as_driver(&d.ssam),
+                Required,
+                without,
+                Some("detach.ssam"),
+            )
+        };
+        let mut camera = vec![
+            need(
+                "IPU3 CIO2, the CSI-2 receiver",
+                pci_driver(&c.cio2),
+                Required,
+                "CIO2 receives the sensors' streams: without it no camera exists",
+                Some("camera.cio2"),
+            ),
+            need(
+                "IPU3 ImgU, the image processor",
+                pci_driver(&c.imgu),
+                Required,
+                "libcamera's IPU3 pipeline needs the ImgU to process raw frames",
+                Some("camera.imgu"),
+            ),
+            KernelNeed {
+                older: Some((
+                    as_driver(&c.bridge_legacy),
+                    "the CIO2 bridge built into ipu3-cio2 (kernels before 6.6)",
+                )),
+                ..need(
+                    "IPU bridge (builds the sensor graph from ACPI)",
+                    as_driver(&c.bridge),
+                    Required,
+                    "without the bridge CIO2 finds no sensor in the Surface Book 2's ACPI tables",
+                    Some("camera.bridge"),
+                )
+            },
+        ];
+        if let Some(pmic) = c.int3472.first() {
+            camera.push(need(
+                "INT3472 camera power controller",
+                as_driver(pmic),
+                Required,
+                "INT3472 powers and clocks the sensors",
+                Some("camera.int3472"),
+            ));
+        }
+        let all = match c.sensors.len() {
+            3 => "three".to_string(),
+            n => n.to_string(),
+        };
+        for s in c.sensors {
+            let who = if s.role == "infrared" { "IR" } else { s.role };
+            camera.push(need(
+                format!("{} camera sensor {}", s.role, s.chip),
+                as_driver(&s.driver),
+                Required,
+                format!(
+                    "the {who} sensor's driver is missing and the bridge waits for all {all} sensors"
+                ),
+                Some("camera.sensors"),
+            ));
+        }
+        camera.push(need(
+            "rear camera focus motor (VCM)",
+            as_driver(&c.vcm),
+            Partial,
+            "the rear camera's focus motor has no driver: no autofocus",
+            None,
+        ));
+        vec![
+            SubsystemNeeds {
+                subsystem: "kernel",
+                needs: Vec::new(),
+                userspace: None,
+            },
+            SubsystemNeeds {
+                subsystem: "touch",
+                needs: vec![
+                    KernelNeed {
+                        older: Some((
+                            as_driver(&t.ipts_legacy),
+                            "the pre-2023 IPTS driver (MISC_IPTS, /dev/ipts): touch works only with iptsd <= 0.5.1, and current iptsd (>= 1.0) needs HID_IPTS",
+                        )),
+                        ..need(
+                            "IPTS touch and pen driver",
+                            as_driver(&t.ipts),
+                            Required,
+                            "without it the touchscreen and pen are dead (the IPTS driver exists only in linux-surface kernels)",
+                            Some("touch.ipts-driver"),
+                        )
+                    },
+                    need(
+                        "Intel ME interface (IPTS talks through it)",
+                        pci_driver(&t.mei_pci),
+                        Required,
+                        "IPTS reaches the touch controller through the ME: without mei_me there is no touch device",
+                        Some("touch.mei"),
+                    ),
+                ],
+                userspace: Some("iptsd >= 1.0"),
+            },
+            SubsystemNeeds {
+                subsystem: "camera",
+                needs: camera,
+                userspace: Some(
+                    "libcamera's IPU3 pipeline and the ImgU firmware intel/ipu3-fw.bin",
+                ),
+            },
+            SubsystemNeeds {
+                subsystem: "battery",
+                needs: vec![
+                    need(
+                        "Surface ACPI Notify (SAN)",
+                        as_driver(&b.san),
+                        Required,
+                        "without SAN the batteries report firmware defaults (critical, discharging) or vanish",
+                        Some("battery.san"),
+                    ),
+                    ssam("SAN, and with it the batteries and AC, goes through the aggregator"),
+                    need(
+                        "ACPI battery driver",
+                        as_driver(&b.battery),
+                        Required,
+                        "no battery power supplies (BAT1, BAT2)",
+                        Some("battery.clipboard"),
+                    ),
+                    need(
+                        "ACPI AC driver",
+                        as_driver(&b.ac),
+                        Partial,
+                        "no AC adapter power supply (ADP1): the desktop cannot tell whether it runs on mains",
+                        Some("battery.adapter"),
+                    ),
+                ],
+                userspace: None,
+            },
+            SubsystemNeeds {
+                subsystem: "detach",
+                needs: vec![
+                    ssam(
+                        "batteries, detach, the platform profile and the lid all go through the aggregator",
+                    ),
+                    need(
+                        "Sunrise Point pinctrl",
+                        as_driver(&d.pinctrl),
+                        Required,
+                        "the aggregator's probe needs GPIOs and an IRQ from pinctrl",
+                        Some("detach.ssam"),
+                    ),
+                    need(
+                        "Intel LPSS (the aggregator's Serial IO UART)",
+                        as_driver(&d.lpss_pci),
+                        Required,
+                        "the aggregator talks through the Serial IO UART that intel-lpss exposes",
+                        Some("detach.ssam"),
+                    ),
+                    need(
+                        "8250 DesignWare UART",
+                        as_driver(&d.uart),
+                        Required,
+                        "the aggregator's UART is a DesignWare 8250",
+                        Some("detach.ssam"),
+                    ),
+                    need(
+                        "serial device bus",
+                        as_driver(&d.serdev),
+                        Required,
+                        "the aggregator is a serdev client of its UART",
+                        Some("detach.ssam"),
+                    ),
+                    need(
+                        "DTX driver",
+                        as_driver(&d.dtx),
+                        Required,
+                        "the DTX driver unlocks the clipboard latch and reports the base state",
+                        Some("detach.dtx-driver"),
+                    ),
+                ],
+                userspace: Some("surface-dtx-daemon"),
+            },
+            SubsystemNeeds {
+                subsystem: "input",
+                needs: vec![
+                    need(
+                        "HID multitouch (the base touchpad)",
+                        as_driver(&i.keyboard_hid),
+                        Partial,
+                        "the touchpad is dead (the keyboard still works through hid-generic)",
+                        Some("input.touchpad"),
+                    ),
+                    need(
+                        "power and volume buttons",
+                        as_driver(&i.buttons),
+                        Partial,
+                        "the power and volume buttons are dead",
+                        Some("input.buttons"),
+                    ),
+                    need(
+                        "ACPI lid switch",
+                        as_driver(&i.lid),
+                        Partial,
+                        "closing the lid does not suspend",
+                        Some("input.lid"),
+                    ),
+                    need(
+                        "DTX tablet-mode switch",
+                        as_driver(&d.dtx),
+                        Partial,
+                        "no tablet-mode switch: desktops do not switch to tablet mode",
+                        Some("input.tablet-mode"),
+                    ),
+                    need(
+                        "lid wake (surface_gpe)",
+                        as_driver(&i.gpe),
+                        Partial,
+                        "opening the lid does not wake the machine",
+                        Some("input.lid-wake"),
+                    ),
+                ],
+                userspace: None,
+            },
+            SubsystemNeeds {
+                subsystem: "dgpu",
+                needs: vec![need(
+                    "dGPU hot-plug signalling",
+                    as_driver(&self.dgpu.hotplug),
+                    Partial,
+                    "detach and reattach while the dGPU sleeps go unnoticed (models with a dGPU)",
+                    Some("dgpu.hotplug"),
+                )],
+                userspace: None,
+            },
+            SubsystemNeeds {
+                subsystem: "wireless",
+                needs: vec![
+                    need(
+                        "Marvell 88W8897 Wi-Fi",
+                        pci_driver(&self.wireless.wifi),
+                        Required,
+                        "no Wi-Fi: the card has no driver",
+                        Some("wireless.wifi"),
+                    ),
+                    need(
+                        "Bluetooth over USB",
+                        as_driver(&self.wireless.bt),
+                        Partial,
+                        "no Bluetooth",
+                        Some("wireless.bluetooth"),
+                    ),
+                ],
+                userspace: Some("the firmware mrvl/pcie8897_uapsta.bin"),
+            },
+            SubsystemNeeds {
+                subsystem: "platform",
+                needs: vec![
+                    ssam("the platform profile is an aggregator client"),
+                    need(
+                        "aggregator platform hub",
+                        as_driver(&p.hub),
+                        Required,
+                        "the hub creates the platform-profile device",
+                        Some("platform.hub"),
+                    ),
+                    need(
+                        "Surface platform profile",
+                        as_driver(&p.profile),
+                        Required,
+                        "no performance modes",
+                        Some("platform.profile"),
+                    ),
+                    need(
+                        "ACPI platform-profile core",
+                        as_driver(&p.profile_core),
+                        Required,
+                        "nothing provides /sys/firmware/acpi/platform_profile",
+                        Some("platform.profile"),
+                    ),
+                ],
+                userspace: None,
+            },
+        ]
     }
 }

@@ -141,6 +141,12 @@ pub static SURFACE_BOOK_2: Profile = Profile {
         virtual_touch: &["IPTSD Virtual Touchscreen", "IPTS Touch"],
         virtual_stylus: &["IPTSD Virtual Stylus", "IPTS Stylus"],
         legacy_dev_dir: "dev/ipts",
+        // §1.6 history (c): the pre-2023 driver's module is also `ipts`.
+        ipts_legacy: Driver {
+            config: "MISC_IPTS",
+            module: "ipts",
+            driver: "ipts",
+        },
     },
     // §1.7, §6 PCI.
     camera: Camera {
@@ -164,6 +170,12 @@ pub static SURFACE_BOOK_2: Profile = Profile {
             config: "IPU_BRIDGE",
             module: "ipu_bridge",
             driver: "ipu_bridge",
+        },
+        // §1.7: `CONFIG_CIO2_BRIDGE` before ipu-bridge existed (issue #91).
+        bridge_legacy: Driver {
+            config: "CIO2_BRIDGE",
+            module: "ipu3_cio2",
+            driver: "ipu3-cio2",
         },
         sensors: &[
             Sensor {
@@ -327,6 +339,12 @@ pub static SURFACE_BOOK_2: Profile = Profile {
             driver: "surface_gpe",
         },
         gpe_device: "surface_gpe",
+        // §1.9, §7.1: the base keyboard is USB HID 045e:0922 behind the xHCI at
+        // 00:14.0, bound by hid-generic first (then hid-multitouch); NixOS's default
+        // initrd modules "for LUKS passphrase prompt" are the same set (nixpkgs
+        // nixos/modules/system/boot/kernel.nix: xhci_hcd, xhci_pci, usbhid,
+        // hid_generic).
+        boot_keyboard_modules: &["xhci_pci", "xhci_hcd", "usbhid", "hid_generic"],
     },
     // §1.8.
     dgpu: Dgpu {
