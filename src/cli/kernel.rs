@@ -77,7 +77,10 @@ pub fn report(a: &KernelArgs) -> Result<KernelReport> {
     // After TARGET: a target that cannot be read fails before the running kernel's
     // initrd is decompressed.
     let running = source::running(&root, profile, &caps);
-    Ok(match target {
+    // Which machine this is, as `status` tells it: predictions are for the profile's
+    // model, and on another machine the running kernel loses nothing here.
+    let facts = crate::facts::collect(&root, profile).context("identifying this machine")?;
+    let report = match target {
         None => predict::running_report(&running, profile),
         Some(t) => {
             let host = boot::host(&root, running.initrd_modules.clone());
@@ -87,7 +90,8 @@ pub fn report(a: &KernelArgs) -> Result<KernelReport> {
                 predict::inspect_report(&t, &host, profile)
             }
         }
-    })
+    };
+    Ok(report.on_machine(&facts, profile))
 }
 
 /// The human form of a report: it prints the verdicts, it computes none.
@@ -117,11 +121,26 @@ pub fn human(r: &KernelReport) -> String {
             let _ = writeln!(o, "  - {}", visible(n));
         }
     }
+    if let Some(m) = &r.machine
+        && m.identity != "profile"
+    {
+        let _ = writeln!(
+            o,
+            "\nThis machine: {} ({}): the predictions are for a Surface Book 2.",
+            if m.identity == "other" {
+                "not a Surface Book 2"
+            } else {
+                "not identified"
+            },
+            visible(&m.evidence)
+        );
+    }
     let _ = writeln!(
         o,
         "\n{} {}",
         mark(r.overall),
         match r.overall {
+            Status::Absent => "not a Surface Book 2: nothing on this machine is lost",
             Status::Ok => "everything the profile needs will work",
             Status::Failed | Status::Degraded => "something will not work: see above",
             _ => "some of it cannot be told: see above",

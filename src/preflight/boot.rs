@@ -56,6 +56,9 @@ pub enum Need {
 pub enum Who {
     Systemd,
     Nixos,
+    /// NixOS booting with systemd-boot (its `isYes "EFI_STUB"` is inside
+    /// systemd-boot's module, so only a host that boots with it needs the stub).
+    SystemdBoot,
 }
 
 impl Need {
@@ -73,6 +76,7 @@ impl Who {
         match self {
             Who::Systemd => "systemd",
             Who::Nixos => "NixOS",
+            Who::SystemdBoot => "systemd-boot",
         }
     }
 }
@@ -266,7 +270,7 @@ pub static REQUIREMENTS: &[Requirement] = &[
     req(
         "EFI_STUB",
         Need::Builtin,
-        Who::Nixos,
+        Who::SystemdBoot,
         "systemd-boot (NixOS's UEFI boot loader) starts the kernel as an EFI program: without the EFI stub it cannot start it",
         NIX_SDBOOT,
     ),
@@ -293,6 +297,9 @@ pub struct HostBoot {
     pub root_device: Option<String>,
     pub root_on_nvme: bool,
     pub root_on_dm_crypt: bool,
+    /// The host boots with systemd-boot (its loader files on the ESP): the EFI
+    /// stub is needed.
+    pub systemd_boot: bool,
     /// How the above was read.
     pub evidence: Vec<String>,
 }
@@ -306,6 +313,20 @@ pub fn host(root: &Root, running_initrd: Option<Fact<BTreeSet<String>>>) -> Host
         initrd_modules: running_initrd,
         ..HostBoot::default()
     };
+    // systemd-boot's files on the ESP, where NixOS mounts it (/boot, or /efi).
+    if let Some(p) = [
+        "boot/loader/loader.conf",
+        "boot/EFI/systemd/systemd-bootx64.efi",
+        "efi/loader/loader.conf",
+        "efi/EFI/systemd/systemd-bootx64.efi",
+    ]
+    .iter()
+    .find(|p| root.exists(p))
+    {
+        h.systemd_boot = true;
+        h.evidence
+            .push(format!("/{p}: the host boots with systemd-boot"));
+    }
     let Some((majmin, fstype, source)) = root_mount(root, &mut h.evidence) else {
         return h;
     };
@@ -469,6 +490,11 @@ const ROOT_MODULES: &[&str] = &[
     "nvme", "ext4", "btrfs", "xfs", "f2fs", "bcachefs", "dm_crypt", "dm_mod", "vfat",
 ];
 
+/// Whether the target's config shows a kernel without loadable modules.
+pub fn modules_off(target: &KernelImage) -> bool {
+    matches!(&target.config, Fact::Ok(c) if !c.options.contains_key("MODULES"))
+}
+
 /// Where a kernel has module `m`: built in, in its own initrd, in its module tree.
 fn find_module(target: &KernelImage, m: &str) -> Result<String, Option<String>> {
     let tree = target.module_tree.ok();
@@ -478,9 +504,13 @@ fn find_module(target: &KernelImage, m: &str) -> Result<String, Option<String>> 
     {
         return Ok(format!("{}/modules.builtin: {m}", t.dir));
     }
+    let builtin_read = tree.is_some_and(|t| matches!(t.builtin, Fact::Ok(_)));
     if let Some(Fact::Ok(i)) = &target.initrd_modules {
         return if i.contains(m) {
             Ok(format!("{m} is in the kernel's initrd"))
+        } else if !builtin_read {
+            // It may be built in: without modules.builtin that cannot be told.
+            Err(None)
         } else {
             // A generation boots from its own initrd: a module only in its tree
             // comes too late for the root file system.
@@ -496,9 +526,8 @@ fn find_module(target: &KernelImage, m: &str) -> Result<String, Option<String>> 
                 "{m} is neither in {0}/modules.builtin nor in the module tree",
                 t.dir
             ))),
-            None => Err(Some(format!(
-                "{m} is not in the module tree (and modules.builtin cannot be read)"
-            ))),
+            // It may be built in: without modules.builtin that cannot be told.
+            None => Err(None),
         },
         _ => Err(None),
     }
@@ -512,6 +541,9 @@ pub fn judge(target: &KernelImage, host: &HostBoot, profile: &Profile) -> BootVe
     let mut whos = vec![Who::Systemd];
     if host.nixos || target.kind == TargetKind::NixGeneration {
         whos.push(Who::Nixos);
+        if host.systemd_boot {
+            whos.push(Who::SystemdBoot);
+        }
     }
     let options = judge_options(target, &whos);
     let mut notices = Vec::new();
@@ -615,7 +647,7 @@ pub fn judge(target: &KernelImage, host: &HostBoot, profile: &Profile) -> BootVe
                     String::new()
                 } else {
                     format!(
-                        ", and it has the modules the root file system needs ({})",
+                        ", and it has the modules checked for the root file system ({})",
                         modules
                             .iter()
                             .map(|m| m.module.as_str())
@@ -893,6 +925,14 @@ fn judge_release(target: &KernelImage, notices: &mut Vec<String>) -> ModuleCheck
                 None,
             )
         }
+        // A kernel built without loadable modules has no module directory to miss.
+        (Some(img), None) if modules_off(target) => mk(
+            Status::Ok,
+            format!(
+                "the image says {img}; it is built without loadable modules (CONFIG_MODULES not set)"
+            ),
+            None,
+        ),
         (Some(img), None) => mk(
             Status::Failed,
             format!("the image says {img} but there is no module directory"),

@@ -144,7 +144,14 @@ pub fn facts_of(image: &KernelImage) -> Facts {
     };
     f.config = image.config.clone();
     f.module_tree = image.module_tree.clone();
-    f.os.is_nixos = image.kind == TargetKind::NixGeneration;
+    // A generation is NixOS's; so is a running kernel whose modules are where only
+    // NixOS keeps them (the fixes then name NixOS's way).
+    f.os.is_nixos = image.kind == TargetKind::NixGeneration
+        || (image.kind == TargetKind::Running
+            && image
+                .module_tree
+                .ok()
+                .is_some_and(|t| t.dir.starts_with("run/booted-system/")));
     f
 }
 
@@ -261,6 +268,11 @@ fn kernel_prediction(
             "the module list of {} cannot be read: {}",
             t.dir,
             why(&t.available)
+        )),
+        f @ Fact::Absent { .. } if boot::modules_off(image) => notices.push(format!(
+            "no module tree ({}), and none is needed: the kernel is built without loadable \
+             modules (CONFIG_MODULES not set), so every driver must be built in",
+            why(f)
         )),
         f @ Fact::Absent { .. } => problems.push((
             may_fail("kernel.modules", Status::Failed),
@@ -380,9 +392,21 @@ fn subsystem_prediction(
     // unmet need that counts, in chain order.
     let mut unmet: Vec<(Status, String, String, Option<String>)> = Vec::new();
     let mut unknown: Vec<String> = Vec::new();
+    // Unknown needs that only give notices: when every need is unknown, so is the
+    // subsystem.
+    let mut unknown_notices: Vec<String> = Vec::new();
     let mut via_older: Option<&'static str> = None;
+    // Partial needs resting on one check (the front and the rear sensor): each
+    // missing one is a part lost, every one of them missing is the whole.
+    let mut parts: std::collections::BTreeMap<&str, (usize, Vec<usize>)> = Default::default();
     for need in &needs.needs {
         let (check, tag) = basis(need);
+        let counted = need.reliance == Reliance::Partial
+            && need.notice_only.is_none()
+            && tag == Tag::Verified;
+        if counted && let Some(c) = need.check {
+            parts.entry(c).or_default().0 += 1;
+        }
         let mut has = ctx.kernel_has(&need.driver);
         let mut older = None;
         if !matches!(has, Has::Builtin(_) | Has::Module(_))
@@ -412,11 +436,16 @@ fn subsystem_prediction(
             Presence::Builtin | Presence::Module => {}
             Presence::Missing => {
                 let phrase = format!("{evidence}: {}", need.without);
-                if tag == Tag::Verified {
+                if let Some(why) = need.notice_only {
+                    notices.push(format!("{phrase} (a notice: {why})"));
+                } else if tag == Tag::Verified {
                     let status = match need.reliance {
                         Reliance::Required => Status::Failed,
                         Reliance::Partial => Status::Degraded,
                     };
+                    if counted && let Some(c) = need.check {
+                        parts.entry(c).or_default().1.push(unmet.len());
+                    }
                     unmet.push((
                         status,
                         evidence.clone(),
@@ -445,10 +474,11 @@ fn subsystem_prediction(
                     "cannot tell whether the kernel has {} ({evidence})",
                     need.driver.module
                 );
-                if tag == Tag::Verified {
+                if tag == Tag::Verified && need.notice_only.is_none() {
                     unknown.push(what);
                 } else {
-                    notices.push(what);
+                    notices.push(what.clone());
+                    unknown_notices.push(what);
                 }
             }
         }
@@ -469,6 +499,16 @@ fn subsystem_prediction(
             without: need.without.clone(),
         });
     }
+    if unknown.is_empty() && !needs.needs.is_empty() && unknown_notices.len() == needs.needs.len() {
+        unknown.push(unknown_notices[0].clone());
+    }
+    for (total, missing) in parts.values() {
+        if *total >= 2 && missing.len() == *total {
+            for &i in missing {
+                unmet[i].0 = Status::Failed;
+            }
+        }
+    }
     let status = if let Some(s) = unmet
         .iter()
         .map(|(s, _, _, _)| *s)
@@ -488,7 +528,7 @@ fn subsystem_prediction(
                 .map(|d| d.evidence.clone())
                 .unwrap_or_else(|| "nothing needed".into());
             let user = match (needs.userspace, via_older) {
-                (Some(u), None) => format!("; needs {u} in userspace"),
+                (Some(u), None) => format!("; {u}"),
                 _ => String::new(),
             };
             (format!("{id}: will work ({primary}{user})"), None)
@@ -545,7 +585,20 @@ pub struct KernelReport {
     /// `ok` when every subsystem will work and it will boot; `failed` or
     /// `degraded` when one will not (or it will not boot); `unknown` otherwise.
     pub overall: Status,
+    /// This machine, when the report knows it: the predictions are for the
+    /// profile's model whatever machine runs the command.
+    pub machine: Option<ThisMachine>,
     pub generated_by: String,
+}
+
+/// This machine as the live identification sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThisMachine {
+    /// `profile` (the profile's model), `other`, or `unknown`.
+    pub identity: &'static str,
+    /// The report's model id (`surface-book-2-15`), or why not.
+    pub model: String,
+    pub evidence: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -567,8 +620,30 @@ impl KernelReport {
             boot,
             compare: None,
             overall,
+            machine: None,
             generated_by: format!("surface-check {}", env!("CARGO_PKG_VERSION")),
         }
+    }
+
+    /// The report with this machine named. On a machine that is not the profile's
+    /// model, the running kernel's predictions are what that model would get: the
+    /// overall status is `absent` then (nothing on this machine is lost).
+    pub fn on_machine(mut self, facts: &Facts, profile: &Profile) -> KernelReport {
+        let id = Ctx::new(facts, profile).machine;
+        let identity = match id.identity {
+            crate::checks::ctx::Identity::Profile => "profile",
+            crate::checks::ctx::Identity::Other => "other",
+            crate::checks::ctx::Identity::Unknown => "unknown",
+        };
+        if identity == "other" && self.mode == Mode::Running {
+            self.overall = Status::Absent;
+        }
+        self.machine = Some(ThisMachine {
+            identity,
+            model: id.model.to_string(),
+            evidence: id.evidence,
+        });
+        self
     }
 
     /// Exit code: 1 when a subsystem will not work (or work in part) or the kernel
@@ -881,10 +956,10 @@ pub(crate) mod tests {
                 unset(&mut img, n.driver.config);
                 let p = predict(&img, &SURFACE_BOOK_2);
                 let sp = p.subsystem(s.subsystem).unwrap();
-                let verified = n
-                    .check
-                    .and_then(checks::find)
-                    .is_some_and(|(_, c)| c.may_fail());
+                let verified = n.notice_only.is_none()
+                    && n.check
+                        .and_then(checks::find)
+                        .is_some_and(|(_, c)| c.may_fail());
                 let want = match (verified, n.reliance) {
                     (false, _) => Status::Ok,
                     (true, Reliance::Required) => Status::Failed,
@@ -920,14 +995,35 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn the_ir_sensor_alone_takes_the_cameras() {
+    fn the_ir_sensor_alone_is_a_notice_and_both_cameras_missing_fail() {
+        // Without the IR sensor's driver: whether front and rear still work is [U]
+        // (reference F7), so a notice, as the live camera check says.
         let mut img = healthy();
         unset(&mut img, "VIDEO_OV7251");
         let p = predict(&img, &SURFACE_BOOK_2);
-        assert_eq!(
-            p.subsystem("camera").unwrap().summary,
-            "camera: will not work (VIDEO_OV7251 not set: the IR sensor's driver is missing and the bridge waits for all three sensors)"
+        let cam = p.subsystem("camera").unwrap();
+        assert_eq!(cam.status, Status::Ok, "{}", cam.summary);
+        assert!(
+            cam.notices
+                .iter()
+                .any(|n| n.contains("VIDEO_OV7251 not set") && n.contains("F7")),
+            "{:?}",
+            cam.notices
         );
+        // One of the two cameras lost: in part; both: the cameras are gone.
+        unset(&mut img, "VIDEO_OV5693");
+        let p = predict(&img, &SURFACE_BOOK_2);
+        let cam = p.subsystem("camera").unwrap();
+        assert_eq!(cam.status, Status::Degraded, "{}", cam.summary);
+        assert!(
+            cam.summary.contains("the front camera is lost"),
+            "{}",
+            cam.summary
+        );
+        unset(&mut img, "VIDEO_OV8865");
+        let p = predict(&img, &SURFACE_BOOK_2);
+        let cam = p.subsystem("camera").unwrap();
+        assert_eq!(cam.status, Status::Failed, "{}", cam.summary);
     }
 
     #[test]

@@ -165,7 +165,7 @@ pub fn inspect(
 /// `status` (facts::kernel::kernel/config, facts::modules::tree), its image
 /// (`run/booted-system/kernel`, `boot/vmlinuz-<release>`), and the modules of the
 /// initrd it booted with (`run/booted-system/initrd`, `boot/initrd.img-<release>`,
-/// `boot/initramfs-<release>.img`, `boot/initramfs-linux.img`).
+/// `boot/initramfs-<release>.img`).
 pub fn running(root: &Root, profile: &Profile, caps: &Caps) -> KernelImage {
     let kernel = facts::kernel::kernel(root);
     let release = kernel.release.ok().cloned();
@@ -206,7 +206,6 @@ pub fn running(root: &Root, profile: &Profile, caps: &Caps) -> KernelImage {
         "run/booted-system/initrd".to_string(),
         format!("boot/initrd.img-{rel}"),
         format!("boot/initramfs-{rel}.img"),
-        "boot/initramfs-linux.img".to_string(),
     ];
     let mut initrd = Fact::Absent {
         path: initrds

@@ -302,6 +302,10 @@ pub struct KernelNeed {
     /// `basis` decide whether a missing driver may fail a prediction (only
     /// verified ones may). `None`: no check rests on it, so it is only a notice.
     pub check: Option<&'static str>,
+    /// Why a missing driver is only a notice although its check rests on verified
+    /// facts: the link from this driver to the loss is itself not verified, or
+    /// depends on what a kernel on disk cannot know (the model).
+    pub notice_only: Option<&'static str>,
 }
 
 /// What one subsystem (a check-registry id) needs from a kernel, in chain order.
@@ -309,7 +313,8 @@ pub struct KernelNeed {
 pub struct SubsystemNeeds {
     pub subsystem: &'static str,
     pub needs: Vec<KernelNeed>,
-    /// What it needs besides the kernel, named in a prediction (`iptsd >= 1.0`).
+    /// What it needs besides the kernel, as a prediction says it (`needs iptsd >= 1.0
+    /// in userspace`).
     pub userspace: Option<&'static str>,
 }
 
@@ -339,6 +344,21 @@ fn need(
         reliance,
         without: without.into(),
         check,
+        notice_only: None,
+    }
+}
+
+/// [`need`] whose absence is only a notice, for the reason given.
+fn notice(
+    role: impl Into<String>,
+    driver: Driver,
+    without: impl Into<String>,
+    check: Option<&'static str>,
+    why: &'static str,
+) -> KernelNeed {
+    KernelNeed {
+        notice_only: Some(why),
+        ..need(role, driver, Reliance::Partial, without, check)
     }
 }
 
@@ -401,21 +421,27 @@ impl Profile {
                 Some("camera.int3472"),
             ));
         }
-        let all = match c.sensors.len() {
-            3 => "three".to_string(),
-            n => n.to_string(),
-        };
         for s in c.sensors {
-            let who = if s.role == "infrared" { "IR" } else { s.role };
-            camera.push(need(
-                format!("{} camera sensor {}", s.role, s.chip),
-                as_driver(&s.driver),
-                Required,
-                format!(
-                    "the {who} sensor's driver is missing and the bridge waits for all {all} sensors"
-                ),
-                Some("camera.sensors"),
-            ));
+            let part = format!("{} camera sensor {}", s.role, s.chip);
+            if s.role == "infrared" {
+                camera.push(notice(
+                    part,
+                    as_driver(&s.driver),
+                    "the IR camera (face login) is lost; on kernels whose CIO2 notifier waits \
+                     for every sensor, the front and rear cameras are lost too",
+                    Some("camera.sensors"),
+                    "[U] whether the front and rear cameras work without the IR sensor \
+                     (reference F7: ov7251 often fails while the other two bind)",
+                ));
+            } else {
+                camera.push(need(
+                    part,
+                    as_driver(&s.driver),
+                    Partial,
+                    format!("the {} camera is lost", s.role),
+                    Some("camera.sensors"),
+                ));
+            }
         }
         camera.push(need(
             "rear camera focus motor (VCM)",
@@ -454,13 +480,13 @@ impl Profile {
                         Some("touch.mei"),
                     ),
                 ],
-                userspace: Some("iptsd >= 1.0"),
+                userspace: Some("needs iptsd >= 1.0 in userspace"),
             },
             SubsystemNeeds {
                 subsystem: "camera",
                 needs: camera,
                 userspace: Some(
-                    "libcamera's IPU3 pipeline and the ImgU firmware intel/ipu3-fw.bin",
+                    "needs libcamera's IPU3 pipeline and the ImgU firmware intel/ipu3-fw.bin in userspace",
                 ),
             },
             SubsystemNeeds {
@@ -497,26 +523,29 @@ impl Profile {
                     ssam(
                         "batteries, detach, the platform profile and the lid all go through the aggregator",
                     ),
-                    need(
+                    notice(
                         "Sunrise Point pinctrl",
                         as_driver(&d.pinctrl),
-                        Required,
                         "the aggregator's probe needs GPIOs and an IRQ from pinctrl",
                         Some("detach.ssam"),
+                        "[I] which drivers supply the aggregator's GPIOs, IRQ and UART on the \
+                         Surface Book 2 (reference 1.12)",
                     ),
-                    need(
+                    notice(
                         "Intel LPSS (the aggregator's Serial IO UART)",
                         as_driver(&d.lpss_pci),
-                        Required,
                         "the aggregator talks through the Serial IO UART that intel-lpss exposes",
                         Some("detach.ssam"),
+                        "[I] which drivers supply the aggregator's GPIOs, IRQ and UART on the \
+                         Surface Book 2 (reference 1.12)",
                     ),
-                    need(
+                    notice(
                         "8250 DesignWare UART",
                         as_driver(&d.uart),
-                        Required,
                         "the aggregator's UART is a DesignWare 8250",
                         Some("detach.ssam"),
+                        "[I] which drivers supply the aggregator's GPIOs, IRQ and UART on the \
+                         Surface Book 2 (reference 1.12)",
                     ),
                     need(
                         "serial device bus",
@@ -533,7 +562,9 @@ impl Profile {
                         Some("detach.dtx-driver"),
                     ),
                 ],
-                userspace: Some("surface-dtx-daemon"),
+                userspace: Some(
+                    "wants surface-dtx-daemon in userspace (without it a detach request waits for its timeout)",
+                ),
             },
             SubsystemNeeds {
                 subsystem: "input",
@@ -578,12 +609,13 @@ impl Profile {
             },
             SubsystemNeeds {
                 subsystem: "dgpu",
-                needs: vec![need(
+                needs: vec![notice(
                     "dGPU hot-plug signalling",
                     as_driver(&self.dgpu.hotplug),
-                    Partial,
                     "detach and reattach while the dGPU sleeps go unnoticed (models with a dGPU)",
                     Some("dgpu.hotplug"),
+                    "only models with a dGPU lose it (the 13\" i5 has none), and a kernel on \
+                     disk does not know the model",
                 )],
                 userspace: None,
             },
@@ -605,7 +637,7 @@ impl Profile {
                         Some("wireless.bluetooth"),
                     ),
                 ],
-                userspace: Some("the firmware mrvl/pcie8897_uapsta.bin"),
+                userspace: Some("needs the firmware mrvl/pcie8897_uapsta.bin in userspace"),
             },
             SubsystemNeeds {
                 subsystem: "platform",
