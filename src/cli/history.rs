@@ -316,7 +316,18 @@ pub fn history(a: &HistoryArgs, out: &mut impl Write) -> Result<i32> {
                 Err(crate::dbus::client::ClientError::Fdo(e)) => {
                     bail!("surface-checkd did not accept the baseline: {e}")
                 }
-                Err(e) => tracing::debug!("surface-checkd not asked: {e}; accepting here"),
+                // No daemon: accept here. Anything else (a timeout, a broken
+                // connection) may have reached it: say so rather than accept
+                // another boot here.
+                Err(
+                    e @ (crate::dbus::client::ClientError::NotRunning(_)
+                    | crate::dbus::client::ClientError::Connect(..)
+                    | crate::dbus::client::ClientError::ConnectTimeout(..)),
+                ) => tracing::debug!("surface-checkd not asked: {e}; accepting here"),
+                Err(e) => bail!(
+                    "asking surface-checkd to accept the baseline: {e}; nothing was accepted \
+                     here (`surface-check history` shows whether it did)"
+                ),
             }
         }
         return accept(&dir, out);

@@ -149,7 +149,7 @@ baseline here."
     /// Turn surface-checkd's regressions into desktop notifications (run as a
     /// systemd user unit).
     #[command(
-        long_about = "Turn surface-checkd's regressions into desktop notifications: one org.freedesktop.Notifications notification per regression, titled with the subsystem and the kernel, the sentence naming what changed and the fix as its body.\n\nAt start, and on each RegressionDetected signal, reads the daemon's regressions (GetHistory) and notifies those not notified yet; what was notified is kept in $XDG_STATE_HOME/surface-check/notified.json, so logging in again does not repeat it. Follows the daemon until interrupted; with --once, notifies what is known now and exits. Runs in the desktop session: `systemctl --user enable --now surface-check-notify`."
+        long_about = "Turn surface-checkd's regressions into desktop notifications: one org.freedesktop.Notifications notification per regression, titled with the subsystem and the kernel, the sentence naming what changed and the fix as its body.\n\nAt start, on each RegressionDetected signal and whenever the daemon (re)takes its name, reads the daemon's regressions (GetHistory) and notifies those not notified yet; what was notified is kept in $XDG_STATE_HOME/surface-check/notified.json, so logging in again does not repeat it. Follows the daemon until interrupted, and exits with status 2 when a notification cannot be sent (its unit starts it again); with --once, notifies what is known now and exits. Runs in the desktop session: `systemctl --user enable --now surface-check-notify`."
     )]
     Notify(notify::NotifyArgs),
     /// Judge a kernel before booting it: the running one, a NixOS generation, a tree

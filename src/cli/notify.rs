@@ -62,14 +62,15 @@ struct Known {
     hint: Option<String>,
     previous: BootJ,
     current: BootJ,
-    new_status: String,
 }
 
 impl Known {
     fn key(&self) -> String {
+        // As the daemon announces: one regression per subsystem and earlier boot,
+        // whether it is degraded or failed now.
         format!(
-            "{}|{}|{}|{}",
-            self.current.boot_id, self.subsystem, self.previous.boot_id, self.new_status
+            "{}|{}|{}",
+            self.current.boot_id, self.subsystem, self.previous.boot_id
         )
     }
 }
@@ -130,8 +131,15 @@ impl Seen {
         let write = || -> std::io::Result<()> {
             let dir = path.parent().unwrap_or(path);
             std::fs::create_dir_all(dir)?;
-            let tmp = path.with_extension("json.tmp");
-            std::fs::write(&tmp, serde_json::to_vec(&self.keys).unwrap_or_default())?;
+            // Another instance (a second login) may write at the same time: a
+            // temporary file of its own, synced before it replaces the record.
+            let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
+            {
+                use std::io::Write as _;
+                let mut f = std::fs::File::create(&tmp)?;
+                f.write_all(&serde_json::to_vec(&self.keys).unwrap_or_default())?;
+                f.sync_all()?;
+            }
             std::fs::rename(&tmp, path)
         };
         if let Err(e) = write() {
@@ -158,6 +166,14 @@ fn notification(k: &Known) -> (String, String) {
     (title, body)
 }
 
+/// The body as servers that render markup (the specification's `body-markup`)
+/// show it literally.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// Sends one notification; returns its id.
 async fn send(session: &zbus::Connection, title: &str, body: &str) -> Result<u32> {
     let mut hints: HashMap<&str, Value<'_>> = HashMap::new();
@@ -176,7 +192,7 @@ async fn send(session: &zbus::Connection, title: &str, body: &str) -> Result<u32
                 0u32,
                 "dialog-warning",
                 title,
-                body,
+                escape(body),
                 actions,
                 hints,
                 -1i32,
@@ -208,8 +224,18 @@ async fn notify_known(
     seen: &mut Seen,
     out: &mut impl Write,
 ) -> Result<usize> {
+    send_new(known(c).await?, session, seen, out).await
+}
+
+/// Notifies each of `list` not notified yet.
+async fn send_new(
+    list: Vec<Known>,
+    session: &zbus::Connection,
+    seen: &mut Seen,
+    out: &mut impl Write,
+) -> Result<usize> {
     let mut sent = 0;
-    for k in known(c).await? {
+    for k in list {
         let key = k.key();
         if seen.contains(&key) {
             continue;
@@ -222,6 +248,26 @@ async fn notify_known(
         sent += 1;
     }
     Ok(sent)
+}
+
+/// One round of following: the daemon's list not readable (it is not running
+/// yet) is only logged, its next start brings another round; a notification that
+/// cannot be sent (the notification service is not up yet at login) ends the
+/// command with an error, and its unit starts it again (`Restart=on-failure`).
+async fn follow_step(
+    c: &Client,
+    session: &zbus::Connection,
+    seen: &mut Seen,
+    out: &mut impl Write,
+) -> Result<()> {
+    let list = match known(c).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!("reading surface-checkd's regressions: {e:#}");
+            return Ok(());
+        }
+    };
+    send_new(list, session, seen, out).await.map(|_| ())
 }
 
 /// `surface-check notify`.
@@ -249,15 +295,11 @@ pub fn run(a: &NotifyArgs, out: &mut impl Write) -> Result<i32> {
         let c = Client::on(bus, conn).await?;
         // Subscribed before the list is read: no regression falls between the two.
         let mut events = c.events().await.context("subscribing to the signals")?;
-        if let Err(e) = notify_known(&c, &session, &mut seen, out).await {
-            tracing::warn!("reading surface-checkd's regressions: {e:#}");
-        }
+        follow_step(&c, &session, &mut seen, out).await?;
         while let Some(e) = events.next().await {
             match e {
                 Event::RegressionDetected { .. } | Event::Daemon { running: true } => {
-                    if let Err(e) = notify_known(&c, &session, &mut seen, out).await {
-                        tracing::warn!("notifying regressions: {e:#}");
-                    }
+                    follow_step(&c, &session, &mut seen, out).await?
                 }
                 _ => {}
             }
@@ -283,7 +325,6 @@ mod tests {
                 boot_id: "b".into(),
                 label: cur.into(),
             },
-            new_status: "failed".into(),
         }
     }
 

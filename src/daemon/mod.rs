@@ -56,6 +56,9 @@ pub enum Cause {
     Resume,
     /// [`SETTLE`] after an event's probe.
     Settle,
+    /// The bus connection was made (again): what could not be announced while
+    /// there was none is announced now.
+    Connected,
 }
 
 impl std::fmt::Display for Cause {
@@ -67,6 +70,7 @@ impl std::fmt::Display for Cause {
             Cause::Dtx => f.write_str("dtx"),
             Cause::Resume => f.write_str("resume"),
             Cause::Settle => f.write_str("settle"),
+            Cause::Connected => f.write_str("connected"),
         }
     }
 }
@@ -190,7 +194,9 @@ async fn serve(opts: Options) -> Result<()> {
         conn_rx,
     ));
     tokio::select! {
-        _ = shared.first() => {}
+        // The first report in place and judged against the history: GetHistory
+        // answers from it once the name is ours.
+        _ = shared.wait_announced(1) => {}
         r = &mut prober => return match r { Ok(r) => r, Err(e) => Err(e.into()) },
         _ = term.recv() => { info!("SIGTERM: stopping"); return Ok(()) }
         _ = int.recv() => { info!("SIGINT: stopping"); return Ok(()) }
@@ -326,6 +332,11 @@ async fn keep_connected(
         if let Some(c) = conn.take() {
             backoff = Duration::from_millis(250);
             conn_tx.send_replace(Some(c.clone()));
+            // Regressions judged while there was no connection (the first probe
+            // runs before it is handed over) are announced by a probe now.
+            if shared.history.pending() {
+                let _ = resume_tx.try_send(Cause::Connected);
+            }
             let resume = (opts.bus == Bus::System)
                 .then(|| tokio::spawn(events::resume_owned(c.clone(), resume_tx.clone())));
             lost(&c).await;
@@ -489,7 +500,7 @@ async fn probe_loop(
                 settle = Some(tokio::time::Instant::now() + SETTLE)
             }
             Cause::Settle => settle = None,
-            Cause::Start | Cause::Refresh => {}
+            Cause::Start | Cause::Refresh | Cause::Connected => {}
         }
         // The DTX device may appear later (its module loaded after start-up).
         if live && dtx.as_ref().is_none_or(|h| h.is_finished()) {

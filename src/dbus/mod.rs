@@ -216,6 +216,13 @@ impl Shared {
         self.done.send_replace(seq);
     }
 
+    /// Waits until probe `seq` is done: its report in place, its signals sent.
+    pub async fn wait_announced(&self, seq: u64) {
+        let mut rx = self.done.subscribe();
+        // The sender lives in `self`: the channel cannot close while we wait.
+        let _ = rx.wait_for(|&done| done >= seq).await;
+    }
+
     /// Whether a Refresh call is waiting for a probe not yet started.
     pub async fn wait_for_refresh(&self) {
         self.wake.notified().await
@@ -319,10 +326,16 @@ impl Service {
     }
 
     /// The history of boots as JSON: the newest `limit` boots (0: 20, at most
-    /// 1000) as `surface-check history --json` prints them, with `regressions` and
+    /// 200) as `surface-check history --json` prints them, with `regressions` and
     /// `recoveries`: this boot against the earlier ones, as the daemon judged them
     /// last (empty until this boot is recorded).
     async fn get_history(&self, limit: u32) -> fdo::Result<String> {
+        let _reader = self.shared.history.reader().ok_or_else(|| {
+            fdo::Error::LimitsExceeded(format!(
+                "{} GetHistory calls are being served already; call again",
+                history::MAX_HISTORY_READERS
+            ))
+        })?;
         let shared = self.shared.clone();
         let doc = tokio::task::spawn_blocking(move || shared.history.get(limit))
             .await

@@ -109,6 +109,11 @@ impl BootRecord {
 /// after it, leave nothing to compare with. Each is one indexed lookup, however
 /// long the history: [`diff::compare`] needs no other boot.
 pub fn earlier_boots(h: &History, current: &BootRecord) -> Result<Vec<BootRecord>, HistoryError> {
+    // One snapshot: a report pruning meanwhile cannot split the lookups.
+    h.snapshot(|h| earlier_boots_in(h, current))
+}
+
+fn earlier_boots_in(h: &History, current: &BootRecord) -> Result<Vec<BootRecord>, HistoryError> {
     let baseline = h.baseline()?;
     if baseline.as_deref() == Some(current.boot_id.as_str()) {
         return Ok(Vec::new());

@@ -85,10 +85,13 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT OR IGNORE INTO statuses (seq, subsystem, status)
         SELECT b.seq, json_extract(s.value, '$.id'), json_extract(s.value, '$.status')
         FROM boots b,
-             json_each(CASE WHEN json_valid(b.report) THEN b.report ELSE '{}' END,
+             json_each(CASE WHEN json_valid(b.report)
+                             AND json_type(b.report, '$.subsystems') = 'array'
+                            THEN b.report ELSE '{}' END,
                        '$.subsystems') s
-        WHERE json_type(s.value, '$.id') = 'text'
-          AND json_type(s.value, '$.status') = 'text';",
+        WHERE s.type = 'object'
+          AND json_type(CASE WHEN s.type = 'object' THEN s.value END, '$.id') = 'text'
+          AND json_type(CASE WHEN s.type = 'object' THEN s.value END, '$.status') = 'text';",
 ];
 
 const _: () = assert!(MIGRATIONS.len() == SCHEMA_VERSION as usize);
@@ -109,10 +112,13 @@ const SCHEMA_PROBES: &[&str] = &[
 const NEWEST_WITH_STATUS: &str = "SELECT max(seq) FROM statuses
      WHERE subsystem = ?1 AND status = ?2 AND seq < ?3 AND seq >= ?4";
 const NEWEST_WITH_STATUS_V1: &str = "SELECT max(b.seq) FROM boots b,
-         json_each(CASE WHEN json_valid(b.report) THEN b.report ELSE '{}' END,
+         json_each(CASE WHEN json_valid(b.report)
+                         AND json_type(b.report, '$.subsystems') = 'array'
+                        THEN b.report ELSE '{}' END,
                    '$.subsystems') s
-     WHERE b.seq < ?3 AND b.seq >= ?4
-       AND json_extract(s.value, '$.id') = ?1 AND json_extract(s.value, '$.status') = ?2";
+     WHERE b.seq < ?3 AND b.seq >= ?4 AND s.type = 'object'
+       AND json_extract(CASE WHEN s.type = 'object' THEN s.value END, '$.id') = ?1
+       AND json_extract(CASE WHEN s.type = 'object' THEN s.value END, '$.status') = ?2";
 
 /// The state directory: the first path of `$STATE_DIRECTORY` (systemd's
 /// `StateDirectory=` sets it, colon-separated when a unit names several), else
@@ -520,6 +526,19 @@ impl History {
         }
         self.checkpoint();
         Ok(())
+    }
+
+    /// Runs `f` in one read transaction: every statement it makes sees the same
+    /// state of the database, whatever another process writes meanwhile.
+    pub fn snapshot<T>(
+        &self,
+        f: impl FnOnce(&History) -> Result<T, HistoryError>,
+    ) -> Result<T, HistoryError> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let out = f(self);
+        // Nothing was written: ending it either way is the same.
+        drop(tx);
+        out
     }
 
     /// The order number of a recorded boot (boots recorded later have larger ones).
@@ -1171,6 +1190,16 @@ mod tests {
             })
             .unwrap();
         }
+        // Records another program garbled, with valid JSON of another shape: the
+        // migration skips them (they stay, unparsed, as before).
+        h.conn
+            .execute_batch(
+                r#"INSERT INTO boots (boot_id, first_us, recorded_us, kernel, overall, report, facts)
+                   VALUES ('odd-1', 9, 9, 'x', 'ok', '{"subsystems":["x", 1, null, {"id":1}]}', '{}'),
+                          ('odd-2', 9, 9, 'x', 'ok', '{"subsystems":"abc"}', '{}'),
+                          ('odd-3', 9, 9, 'x', 'ok', 'not json', '{}');"#,
+            )
+            .unwrap();
         // As the previous release left it.
         h.conn
             .execute_batch(
@@ -1209,6 +1238,11 @@ mod tests {
                 .map(|(s, _)| s),
             Some(1)
         );
+        assert_eq!(h.count().unwrap(), 6, "the odd records stay");
+        h.conn
+            .execute("DELETE FROM boots WHERE boot_id LIKE 'odd-%'", [])
+            .unwrap();
+        drop(h);
         // Pruning takes a boot's statuses with it.
         let mut h = History::open_with(&state, 1).unwrap();
         let mut last = h
