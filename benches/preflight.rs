@@ -28,7 +28,11 @@
 //! round as a smoke test. A measurement that cannot be made fails the bench; a
 //! target missed does not (the figures are printed with their targets).
 
-use std::path::{Path, PathBuf};
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "support/stats.rs"]
+mod stats;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -120,28 +124,8 @@ fn run(args: &[&str]) -> Ran {
     }
 }
 
-fn debian_kernel() -> PathBuf {
-    if let Ok(p) = std::env::var("SURFACE_CHECK_DEBIAN_KERNEL") {
-        return PathBuf::from(p);
-    }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debian-kernel");
-    std::fs::read_dir(&dir)
-        .ok()
-        .and_then(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.path()))
-                .find(|p| p.extension().is_some_and(|x| x == "deb"))
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "no Debian kernel package in {}: run scripts/fetch-debian-kernel.sh (or set SURFACE_CHECK_DEBIAN_KERNEL)",
-                dir.display()
-            )
-        })
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
+fn median_d(v: Vec<Duration>) -> Duration {
+    stats::median(v, |a, b| (a + b) / 2)
 }
 
 fn ms(d: Duration) -> String {
@@ -162,7 +146,7 @@ fn main() {
     } else {
         1
     };
-    let deb = debian_kernel();
+    let deb = common::debian_kernel();
     let deb_s = deb.to_str().expect("a UTF-8 path").to_string();
     let size = std::fs::metadata(&deb).expect("the package").len();
     let floor_script = "dpkg-deb --fsys-tarfile \"$0\" | tar -t >/dev/null";
@@ -200,11 +184,11 @@ fn main() {
     for r in floor.iter().chain(&bin) {
         assert!(matches!(r.code, 0 | 1), "a run failed: {r:?}");
     }
-    let f = median(floor.iter().map(|r| r.wall).collect());
-    let fc = median(floor.iter().map(|r| r.cpu).collect());
-    let l = median(lib.clone());
-    let b = median(bin.iter().map(|r| r.wall).collect());
-    let bc = median(bin.iter().map(|r| r.cpu).collect());
+    let f = median_d(floor.iter().map(|r| r.wall).collect());
+    let fc = median_d(floor.iter().map(|r| r.cpu).collect());
+    let l = median_d(lib.clone());
+    let b = median_d(bin.iter().map(|r| r.wall).collect());
+    let bc = median_d(bin.iter().map(|r| r.cpu).collect());
     let peak = bin.iter().map(|r| r.rss_kib).max().unwrap_or(0);
     let floor_peak = floor.iter().map(|r| r.rss_kib).max().unwrap_or(0);
     let ratio = |x: Duration| x.as_secs_f64() / f.as_secs_f64();

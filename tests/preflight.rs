@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 use surface_check::preflight::TargetKind;
@@ -494,30 +494,9 @@ fn a_nixos_generation_whose_initrd_lacks_nvme_does_not_boot() {
 
 // ---- Debian 12's stock kernel package -------------------------------------------
 
-/// The stock Debian kernel package: `$SURFACE_CHECK_DEBIAN_KERNEL`, else
-/// target/debian-kernel/*.deb.
-fn debian_deb() -> PathBuf {
-    if let Some(p) = std::env::var_os("SURFACE_CHECK_DEBIAN_KERNEL") {
-        return PathBuf::from(p);
-    }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debian-kernel");
-    std::fs::read_dir(&dir)
-        .ok()
-        .and_then(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.path()))
-                .find(|p| p.extension().is_some_and(|x| x == "deb"))
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "no Debian kernel package in {} and SURFACE_CHECK_DEBIAN_KERNEL unset: run scripts/fetch-debian-kernel.sh first",
-                dir.display()
-            )
-        })
-}
-
 #[test]
 fn debians_stock_kernel_lacks_touch_and_cameras_and_boots_a_systemd_system() {
-    let deb = debian_deb();
+    let deb = common::debian_kernel();
     // Inside the host root (where TARGET resolves): a hard link, else a copy.
     let t = Tree::new_in(Path::new(env!("CARGO_TARGET_TMPDIR")));
     let h = host(false);

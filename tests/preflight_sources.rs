@@ -21,35 +21,11 @@ use surface_check::preflight::{KernelImage, TargetKind};
 use surface_check::profiles::SURFACE_BOOK_2;
 use surface_check::root::Root;
 
+mod common;
+use common::debian_kernel;
+
 // ---------------------------------------------------------------------------
 // Set-up
-
-/// The stock Debian kernel package: `$SURFACE_CHECK_DEBIAN_KERNEL`, else
-/// `target/debian-kernel/*.deb` (from scripts/fetch-debian-kernel.sh).
-fn debian_kernel() -> PathBuf {
-    if let Ok(p) = std::env::var("SURFACE_CHECK_DEBIAN_KERNEL") {
-        let p = PathBuf::from(p);
-        assert!(
-            p.is_file(),
-            "SURFACE_CHECK_DEBIAN_KERNEL={} is not a file: run scripts/fetch-debian-kernel.sh",
-            p.display()
-        );
-        return p;
-    }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debian-kernel");
-    std::fs::read_dir(&dir)
-        .ok()
-        .and_then(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.path()))
-                .find(|p| p.extension().is_some_and(|x| x == "deb"))
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "no Debian kernel package in {}: run scripts/fetch-debian-kernel.sh (or set SURFACE_CHECK_DEBIAN_KERNEL)",
-                dir.display()
-            )
-        })
-}
 
 /// Runs a tool, failing with the set-up step when it is missing or fails.
 fn run(cmd: &mut Command) -> Vec<u8> {

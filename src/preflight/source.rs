@@ -740,19 +740,7 @@ fn read_tree(
             .get(rel.as_str())
             .is_some_and(|r| matches!(r.dep, Some(Fact::Ok(_))));
         if has_dep {
-            let wanted: Vec<(String, String)> = col
-                .rels
-                .get(rel.as_str())
-                .and_then(|r| r.dep.as_ref())
-                .and_then(|d| d.ok())
-                .map(|d| {
-                    col.wanted
-                        .iter()
-                        .filter_map(|m| d.get(m).map(|p| (m.clone(), p.clone())))
-                        .collect()
-                })
-                .unwrap_or_default();
-            for (m, p) in wanted {
+            for (m, p) in col.wanted_in_dep(rel) {
                 let ok = archive::normalize_entry(&p).is_ok()
                     && contained(root, &at(&format!("{dir}/{p}")), &base)?.is_some();
                 if ok {
@@ -917,18 +905,7 @@ fn read_generation(
                 break;
             }
         }
-        let wanted: Vec<(String, String)> = col
-            .rels
-            .get(rel.as_str())
-            .and_then(|r| r.dep.as_ref())
-            .and_then(|d| d.ok())
-            .map(|d| {
-                col.wanted
-                    .iter()
-                    .filter_map(|m| d.get(m).map(|p| (m.clone(), p.clone())))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let wanted = col.wanted_in_dep(rel);
         if col.rels.get(rel.as_str()).is_some_and(|r| r.dep.is_some()) {
             for (m, p) in wanted {
                 if archive::normalize_entry(&p).is_ok()
@@ -1053,6 +1030,22 @@ impl Collector {
             notes: Vec::new(),
             pkgbase: None,
         }
+    }
+
+    /// The profile's modules that `modules.dep` of release `rel` lists, with their
+    /// paths there (none when it was not read).
+    fn wanted_in_dep(&self, rel: &str) -> Vec<(String, String)> {
+        self.rels
+            .get(rel)
+            .and_then(|r| r.dep.as_ref())
+            .and_then(|d| d.ok())
+            .map(|d| {
+                self.wanted
+                    .iter()
+                    .filter_map(|m| d.get(m).map(|p| (m.clone(), p.clone())))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn rel(&mut self, prefix: &str, rel: &str) -> &mut RelDir {

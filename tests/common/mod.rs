@@ -9,7 +9,7 @@ pub mod sb2;
 pub mod tree;
 pub mod verdict;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -120,4 +120,32 @@ pub fn assert_schema(report: &Value) {
         "report violates the schema:\n{}",
         errors.join("\n")
     );
+}
+
+/// Debian 12's stock kernel package, for the preflight's tests and benchmark:
+/// `$SURFACE_CHECK_DEBIAN_KERNEL`, else `target/debian-kernel/*.deb` (from
+/// scripts/fetch-debian-kernel.sh, which scripts/test.sh runs in its set-up).
+pub fn debian_kernel() -> PathBuf {
+    if let Some(p) = std::env::var_os("SURFACE_CHECK_DEBIAN_KERNEL") {
+        let p = PathBuf::from(p);
+        assert!(
+            p.is_file(),
+            "SURFACE_CHECK_DEBIAN_KERNEL={} is not a file: run scripts/fetch-debian-kernel.sh",
+            p.display()
+        );
+        return p;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debian-kernel");
+    std::fs::read_dir(&dir)
+        .ok()
+        .and_then(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .find(|p| p.extension().is_some_and(|x| x == "deb"))
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no Debian kernel package in {}: run scripts/fetch-debian-kernel.sh (or set SURFACE_CHECK_DEBIAN_KERNEL)",
+                dir.display()
+            )
+        })
 }
