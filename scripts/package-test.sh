@@ -1,0 +1,334 @@
+#!/usr/bin/env bash
+# Builds the Debian package with cargo-deb and installs it in a fresh, minimal
+# Debian 12 chroot, as root:
+#
+#   sudo scripts/package-test.sh
+#
+# Steps (docs/packaging.md):
+#   1. `cargo deb` (cargo-deb is installed with `cargo install cargo-deb --locked`
+#      when missing): target/debian/surface-check_<version>-1_amd64.deb
+#   2. `debootstrap --variant=minbase bookworm` from the mirror of the host's apt
+#      sources, /proc mounted in it (systemd's and dbus's set-up need it)
+#   3. apt-get installs the package's Depends in the chroot, and systemd and
+#      man-db to check the units and the man pages with
+#   4. `dpkg -i` of the package (must exit 0), then, in the chroot:
+#      - the files are where the units and the bus expect them: ExecStart= and
+#        Exec= binaries, the activation file's SystemdService= unit, the bus
+#        policy, the polkit actions, man pages (`man -w`), completions
+#      - postinst enabled surface-checkd.service and surface-check-report.timer:
+#        every WantedBy= and Alias= symlink in /etc/systemd/system
+#      - `systemd-analyze verify` of the installed units
+#      - a real dbus-daemon with the system configuration reads the policy
+#        without an error, starts surface-checkd by D-Bus activation (Exec=,
+#        User=), which owns io.github.SurfaceCheck1, and `surface-check status`
+#        as user nobody gets the report over the bus
+#      - `surface-check --version`, `surface-check status --root TREE`, and
+#        `surface-check report --root TREE`, which writes the history
+#        /var/lib/surface-check
+#   5. `dpkg -i` again (an upgrade) and `dpkg --remove` keep the history;
+#      `dpkg --purge` then removes it, the enablement symlinks and every file the
+#      package installed, and nothing else (the file lists before and after
+#      are equal)
+# It prints a report of the checks and exits 1 when any failed, 2 when a step
+# before them failed.
+#
+# Needs: root, network access to a Debian mirror, debootstrap, dpkg-dev (for
+# cargo-deb's dependency list), Rust (as scripts/test.sh). About 3 minutes with
+# the release build done.
+#
+# Environment:
+#   SURFACE_CHECK_DEB=FILE          test this .deb instead of building one
+#   SURFACE_CHECK_CHROOT_CACHE=DIR  for local iteration: debootstrap into DIR once
+#                                   and copy it for each run (DIR is never
+#                                   changed after that); by default every run
+#                                   bootstraps anew and keeps nothing
+#   DEBIAN_MIRROR=URL               the mirror (default: the host's apt sources)
+#   KEEP=1                          leave the work directory (its path is printed)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+me=package-test.sh
+say() { echo "$me: $*" >&2; }
+die() {
+    say "$*"
+    exit 2
+}
+
+[[ "$(id -u)" -eq 0 ]] || die "must run as root (debootstrap, chroot, mount): sudo scripts/package-test.sh"
+for tool in debootstrap chroot mount umount dpkg-deb find sort comm; do
+    command -v "$tool" >/dev/null || die "$tool not found: apt-get install debootstrap dpkg-dev (scripts/test.sh installs them)"
+done
+
+work="$(mktemp -d /var/tmp/surface-check-package-test.XXXXXX)"
+root="$work/root"
+cleanup() {
+    local rc=$?
+    # Whatever the daemons left (the bus and the daemon it activated are
+    # killed by pid below; this is for an interrupted run).
+    if [[ -n "${bus_pid:-}" ]]; then kill "$bus_pid" 2>/dev/null || true; fi
+    if [[ -n "${daemon_pid:-}" ]]; then kill "$daemon_pid" 2>/dev/null || true; fi
+    if mountpoint -q "$root/proc" 2>/dev/null; then umount "$root/proc" || umount -l "$root/proc" || true; fi
+    if [[ "${KEEP:-}" == 1 ]]; then
+        say "work directory kept: $work"
+    else
+        rm -rf --one-file-system "$work"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------------------
+# 1. The package.
+if [[ -n "${SURFACE_CHECK_DEB:-}" ]]; then
+    deb="$SURFACE_CHECK_DEB"
+    [[ -f "$deb" ]] || die "SURFACE_CHECK_DEB=$deb is not a file"
+else
+    # shellcheck source=scripts/rust-toolchain.sh
+    . scripts/rust-toolchain.sh
+    find_rust "$me"
+    find_libclang "$me"
+    find_libudev "$me"
+    command -v dpkg-shlibdeps >/dev/null ||
+        die "dpkg-shlibdeps not found (cargo-deb computes Depends with it): apt-get install dpkg-dev"
+    if ! command -v cargo-deb >/dev/null; then
+        say "cargo-deb not found: cargo install cargo-deb --locked"
+        cargo install cargo-deb --locked
+    fi
+    say "building the package: cargo deb ($(cargo deb --version))"
+    cargo deb --output "$work/" >&2
+    deb="$(ls "$work"/surface-check_*.deb)"
+fi
+say "package: $deb"
+pkg_version="$(dpkg-deb -f "$deb" Version)"
+
+# ---------------------------------------------------------------------------
+# 2. The chroot.
+mirror="${DEBIAN_MIRROR:-}"
+if [[ -z "$mirror" ]]; then
+    # The first Debian archive (not the security one) in the host's sources, in
+    # either format: "deb URI SUITE ..." lines or deb822 "URIs:" fields.
+    mirror="$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+        sed -n -e 's/^deb \(\[[^]]*\] \)\{0,1\}\([^ ]*\) .*/\2/p' -e 's/^URIs: *\([^ ]*\).*/\1/p' |
+        grep -v -e security -e '^cdrom:' | head -n 1 || true)"
+    mirror="${mirror:-http://deb.debian.org/debian}"
+fi
+bootstrap() { # DIR
+    say "debootstrap --variant=minbase bookworm $1 $mirror (2-3 minutes)"
+    debootstrap --variant=minbase bookworm "$1" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+        die "debootstrap failed; its log: $work/debootstrap.log (KEEP=1 keeps it)"
+}
+if [[ -n "${SURFACE_CHECK_CHROOT_CACHE:-}" ]]; then
+    cache="$SURFACE_CHECK_CHROOT_CACHE"
+    if [[ ! -x "$cache/usr/bin/apt-get" ]]; then
+        [[ ! -e "$cache" || -z "$(ls -A "$cache")" ]] || die "SURFACE_CHECK_CHROOT_CACHE=$cache is neither empty nor a bootstrapped chroot"
+        mkdir -p "$cache"
+        bootstrap "$cache"
+    fi
+    say "copying the bootstrapped chroot $cache"
+    cp -a "$cache" "$root"
+else
+    bootstrap "$root"
+fi
+
+mount -t proc proc "$root/proc"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+# No service starts in the chroot on its own (dbus's postinst would start a
+# system bus otherwise); the bus below is started and stopped by this script.
+printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+chmod 0755 "$root/usr/sbin/policy-rc.d"
+
+in_chroot() {
+    chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+        DEBIAN_FRONTEND=noninteractive "$@"
+}
+
+# ---------------------------------------------------------------------------
+# 3. The package's Depends (first alternative, no version), and what the checks use.
+depends="$(dpkg-deb -f "$deb" Depends)"
+mapfile -t deps < <(tr ',' '\n' <<<"$depends" | sed -e 's/|.*//' -e 's/(.*)//' -e 's/[[:space:]]//g' | grep -v '^$')
+say "installing in the chroot: Depends (${deps[*]}), and systemd, man-db for the checks"
+in_chroot apt-get -q update >"$work/apt.log" 2>&1 || die "apt-get update in the chroot failed: $work/apt.log"
+in_chroot apt-get install -y -q --no-install-recommends "${deps[@]}" systemd man-db >>"$work/apt.log" 2>&1 ||
+    die "apt-get install in the chroot failed: $work/apt.log"
+
+# Every path in the chroot but the kernel's, the temporary and the package
+# manager's own records.
+snapshot() { # FILE
+    (cd "$root" && find . -xdev \( -path ./proc -o -path ./tmp -o -path ./run -o -path ./var/tmp \
+        -o -path ./var/log -o -path ./var/cache -o -path ./var/lib/dpkg -o -path ./var/lib/apt \) -prune \
+        -o -printf '%p %y\n' | LC_ALL=C sort) >"$1"
+}
+snapshot "$work/before.txt"
+
+# ---------------------------------------------------------------------------
+# 4. Install and check.
+cp "$deb" "$root/tmp/surface-check.deb"
+if ! in_chroot dpkg -i /tmp/surface-check.deb >"$work/dpkg-install.log" 2>&1; then
+    cat "$work/dpkg-install.log" >&2
+    die "dpkg -i failed"
+fi
+
+passed=0
+failed=()
+check() { # DESCRIPTION COMMAND...
+    local what="$1"
+    shift
+    if "$@" >"$work/check.out" 2>&1; then
+        passed=$((passed + 1))
+        echo "  ok    $what"
+    else
+        failed+=("$what")
+        echo "  FAIL  $what"
+        sed 's/^/        /' "$work/check.out" | head -n 20
+    fi
+}
+in_test() { in_chroot test "$@"; }
+# The values of KEY= in FILE (a unit or the activation file, as installed).
+values() { # FILE KEY
+    sed -n "s/^$2=//p" "$root$1"
+}
+# The executable a unit's ExecStart= runs (its prefixes -@:+! dropped).
+exec_of() { # FILE KEY
+    values "$1" "$2" | head -n 1 | awk '{print $1}' | sed 's/^[-@:+!]*//'
+}
+
+echo "$me: checks in the chroot, after dpkg -i $(basename "$deb")"
+# Whatever dpkg said beyond its usual lines, e.g. a warning about the control file.
+if grep -i -A1 'warning' "$work/dpkg-install.log" >"$work/dpkg-warnings.txt"; then
+    sed 's/^/  note  dpkg: /' "$work/dpkg-warnings.txt"
+fi
+
+mapfile -t files < <(in_chroot dpkg -L surface-check)
+mapfile -t system_units < <(printf '%s\n' "${files[@]}" | grep -E '^/usr/lib/systemd/system/[^/]+\.(service|timer)$')
+mapfile -t user_units < <(printf '%s\n' "${files[@]}" | grep -E '^/usr/lib/systemd/user/[^/]+\.service$')
+check "the package installs system units and a user unit (${#system_units[@]} + ${#user_units[@]})" \
+    test "${#system_units[@]}" -ge 3 -a "${#user_units[@]}" -ge 1
+for unit in "${system_units[@]}" "${user_units[@]}"; do
+    [[ "$unit" == *.service ]] || continue
+    exe="$(exec_of "$unit" ExecStart)"
+    check "$(basename "$unit"): ExecStart= $exe is an executable" in_test -x "$exe" -a -f "$exe"
+done
+
+activation=/usr/share/dbus-1/system-services/io.github.SurfaceCheck1.service
+check "activation file $activation" in_test -f "$activation"
+bus_name="$(values "$activation" Name)"
+exe="$(values "$activation" Exec | awk '{print $1}')"
+check "activation file: Exec= $exe is an executable" in_test -x "$exe" -a -f "$exe"
+service="$(values "$activation" SystemdService)"
+check "activation file: SystemdService= $service is an installed unit" in_test -f "/usr/lib/systemd/system/$service"
+check "activation file: Name= $bus_name is the BusName= of $service" \
+    test "$bus_name" = "$(values "/usr/lib/systemd/system/$service" BusName)"
+check "bus policy /usr/share/dbus-1/system.d/$bus_name.conf" in_test -f "/usr/share/dbus-1/system.d/$bus_name.conf"
+check "interface /usr/share/dbus-1/interfaces/$bus_name.xml" in_test -f "/usr/share/dbus-1/interfaces/$bus_name.xml"
+check "polkit actions /usr/share/polkit-1/actions/$bus_name.policy" in_test -f "/usr/share/polkit-1/actions/$bus_name.policy"
+
+# Every committed man page, found by man.
+pages=()
+for page in docs/man/*.[18]; do
+    name="${page##*/}"
+    pages+=("${name##*.}" "${name%.*}")
+done
+check "man finds the $((${#pages[@]} / 2)) man pages (man -w)" in_chroot sh -c '
+    while [ $# -gt 0 ]; do man -w "$1" "$2" >/dev/null || { echo "no man page $2($1)"; exit 1; }; shift 2; done' sh "${pages[@]}"
+check "bash completion" in_test -f /usr/share/bash-completion/completions/surface-check
+check "zsh completion" in_test -f /usr/share/zsh/site-functions/_surface-check
+check "fish completion" in_test -f /usr/share/fish/vendor_completions.d/surface-check.fish
+
+# Enablement: a symlink for every WantedBy= and Alias= of the units postinst enables.
+for unit in surface-checkd.service surface-check-report.timer; do
+    f="/usr/lib/systemd/system/$unit"
+    for target in $(values "$f" WantedBy); do
+        link="/etc/systemd/system/$target.wants/$unit"
+        check "enabled: $link -> $unit" in_chroot sh -c "[ \"\$(readlink -f '$link')\" = '$f' ]"
+    done
+    for alias in $(values "$f" Alias); do
+        link="/etc/systemd/system/$alias"
+        check "enabled: alias $link -> $unit" in_chroot sh -c "[ \"\$(readlink -f '$link')\" = '$f' ]"
+    done
+done
+check "not enabled: the report service itself (the timer starts it)" \
+    in_chroot sh -c '! ls /etc/systemd/system/*.wants/surface-check-report.service 2>/dev/null | grep -q .'
+
+check "systemd-analyze verify (system units)" in_chroot systemd-analyze verify "${system_units[@]}"
+mkdir -m 0700 "$root/tmp/xdg"
+check "systemd-analyze --user verify (user unit)" in_chroot env XDG_RUNTIME_DIR=/tmp/xdg systemd-analyze --user verify "${user_units[@]}"
+
+check "surface-check --version is $pkg_version's" \
+    in_chroot sh -c "surface-check --version | grep -qx 'surface-check ${pkg_version%-*}'"
+check "surface-checkd --version" in_chroot surface-checkd --version
+
+# A tree with a boot id and an empty kernel log: nothing of a Surface Book 2, which
+# the report says (exit 0; 1 would be a verdict, 2 an error).
+mkdir -p "$root/tmp/tree/proc/sys/kernel/random"
+cat /proc/sys/kernel/random/uuid >"$root/tmp/tree/proc/sys/kernel/random/boot_id"
+: >"$root/tmp/tree.dmesg"
+check "surface-check status --root TREE" in_chroot surface-check status --root /tmp/tree --dmesg /tmp/tree.dmesg
+check "surface-check report --root TREE records the boot in /var/lib/surface-check" \
+    in_chroot sh -c 'surface-check report --root /tmp/tree --dmesg /tmp/tree.dmesg && test -s /var/lib/surface-check/history.sqlite'
+
+# The system bus, from the system configuration with the package's policy. It
+# logs a file it cannot read and goes on without it, so its log is read too.
+bus_check() {
+    mkdir -p "$root/run/dbus"
+    rm -f "$root/run/dbus/system_bus_socket"
+    in_chroot dbus-daemon --system --nofork --nopidfile >"$work/bus.log" 2>&1 &
+    bus_pid=$!
+    for _ in $(seq 100); do
+        [[ -S "$root/run/dbus/system_bus_socket" ]] && break
+        sleep 0.1
+    done
+    [[ -S "$root/run/dbus/system_bus_socket" ]] || { echo "the system bus did not start"; return 1; }
+}
+check "dbus-daemon --system starts with the package's policy" bus_check
+check "the bus read every configuration file without an error" \
+    sh -c "! grep -i 'error.*while parsing' '$work/bus.log'"
+# As user nobody: D-Bus activation starts surface-checkd as root (Exec=, User=,
+# through dbus-daemon-launch-helper, the bus's way without systemd); the policy
+# lets root own the name and anyone call GetReport.
+check "surface-check status as nobody: activation, name owned, report over the bus" \
+    in_chroot setpriv --reuid=65534 --regid=65534 --clear-groups \
+    sh -c 'surface-check status 2>&1 | grep -q "report from surface-checkd"'
+daemon_pid="$(in_chroot dbus-send --system --print-reply --dest=org.freedesktop.DBus / \
+    org.freedesktop.DBus.GetConnectionUnixProcessID "string:$bus_name" 2>/dev/null | awk '/uint32/ {print $2}' || true)"
+check "io.github.SurfaceCheck1 is owned by a root process" \
+    sh -c "[ -n '$daemon_pid' ] && [ \"\$(stat -c %u /proc/$daemon_pid)\" = 0 ]"
+if [[ -n "$daemon_pid" ]]; then kill "$daemon_pid" 2>/dev/null || true; fi
+if [[ -n "${bus_pid:-}" ]]; then
+    kill "$bus_pid" 2>/dev/null || true
+    wait "$bus_pid" 2>/dev/null || true
+fi
+bus_pid=
+daemon_pid=
+rm -rf "$root/run/dbus"
+
+# ---------------------------------------------------------------------------
+# 5. Upgrade, remove, purge.
+check "dpkg -i again (an upgrade) keeps the history and the enablement" in_chroot sh -c '
+    dpkg -i /tmp/surface-check.deb >/dev/null 2>&1 &&
+    test -s /var/lib/surface-check/history.sqlite &&
+    test -L /etc/systemd/system/multi-user.target.wants/surface-checkd.service'
+check "dpkg --remove keeps the history, removes the files" in_chroot sh -c '
+    dpkg --remove surface-check >/dev/null 2>&1 &&
+    test -s /var/lib/surface-check/history.sqlite &&
+    ! test -e /usr/bin/surface-check'
+check "dpkg --purge removes the history and the enablement" in_chroot sh -c '
+    dpkg --purge surface-check >/dev/null 2>&1 &&
+    ! test -e /var/lib/surface-check &&
+    ! test -L /etc/systemd/system/multi-user.target.wants/surface-checkd.service &&
+    ! test -L /etc/systemd/system/dbus-io.github.SurfaceCheck1.service'
+snapshot "$work/after.txt"
+purge_diff() {
+    if ! cmp -s "$work/before.txt" "$work/after.txt"; then
+        echo "left behind (+) or removed (-), against the chroot before dpkg -i:"
+        diff "$work/before.txt" "$work/after.txt" | grep '^[<>]' | sed -e 's/^</-/' -e 's/^>/+/'
+        return 1
+    fi
+}
+check "after purge the chroot holds exactly what it held before dpkg -i" purge_diff
+
+echo "$me: $passed checks passed, ${#failed[@]} failed"
+if [[ ${#failed[@]} -ne 0 ]]; then
+    printf '  failed: %s\n' "${failed[@]}"
+    exit 1
+fi

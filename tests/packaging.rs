@@ -1,0 +1,379 @@
+//! The distribution packages install one layout: the files of the Debian package
+//! (cargo-deb's assets in Cargo.toml's `[package.metadata.deb]`), of the Arch
+//! package (packaging/arch/PKGBUILD's package(), run with bash), of the RPM
+//! (packaging/rpm/surface-check.spec, built with the real rpmbuild from prebuilt
+//! binaries and listed with `rpm -qlp`) and of `scripts/install.sh --prefix /usr`
+//! are the same set, and every file in systemd/ and dbus/ is in it. The Debian
+//! maintainer scripts enable exactly the system units that have an [Install]
+//! section. scripts/package-test.sh installs the .deb itself in a Debian chroot
+//! (docs/packaging.md).
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_surface-check");
+const DAEMON: &str = env!("CARGO_BIN_EXE_surface-checkd");
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn run(what: &str, cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run it ({e}); scripts/test.sh installs it"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    out
+}
+
+/// Every file (not directory) under `dir`, relative to it.
+fn files_under(dir: &Path) -> BTreeSet<String> {
+    let mut files = BTreeSet::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.insert(p.strip_prefix(dir).unwrap().to_str().unwrap().to_string());
+            }
+        }
+    }
+    files
+}
+
+/// One spelling for every package: no leading `/`, man pages without the `.gz`
+/// the packagers add, and without the build-id links rpmbuild adds.
+fn normalize(paths: impl IntoIterator<Item = String>) -> BTreeSet<String> {
+    paths
+        .into_iter()
+        .map(|p| p.trim_start_matches('/').to_string())
+        .filter(|p| !p.starts_with("usr/lib/.build-id"))
+        .map(|p| match p.strip_suffix(".gz") {
+            Some(stem) if p.starts_with("usr/share/man/") => stem.to_string(),
+            _ => p,
+        })
+        .collect()
+}
+
+/// A source tree as the packages' build steps see it: the repository's files,
+/// with the test's own binaries as target/release/surface-check{,d}.
+fn source_tree(top: &Path) -> PathBuf {
+    let src = top.join(format!("surface-check-{VERSION}"));
+    std::fs::create_dir_all(src.join("target/release")).unwrap();
+    std::fs::create_dir_all(src.join("docs")).unwrap();
+    for dir in ["systemd", "dbus", "docs/man", "docs/completions"] {
+        std::os::unix::fs::symlink(repo().join(dir), src.join(dir)).unwrap();
+    }
+    for (from, name) in [(BIN, "surface-check"), (DAEMON, "surface-checkd")] {
+        std::fs::copy(from, src.join("target/release").join(name)).unwrap();
+    }
+    src
+}
+
+/// The files of `scripts/install.sh --prefix /usr`.
+fn install_sh_files(tmp: &Path) -> BTreeSet<String> {
+    let dest = tmp.join("install-sh");
+    run(
+        "scripts/install.sh --prefix /usr",
+        Command::new(repo().join("scripts/install.sh"))
+            .args(["--prefix", "/usr", "--destdir"])
+            .arg(&dest)
+            .arg("--binary")
+            .arg(BIN)
+            .arg("--daemon")
+            .arg(DAEMON),
+    );
+    normalize(files_under(&dest))
+}
+
+/// The files of packaging/arch/PKGBUILD's package(), run as makepkg runs it: in
+/// $srcdir, with $pkgdir.
+fn pkgbuild_files(tmp: &Path) -> BTreeSet<String> {
+    let srcdir = tmp.join("arch-src");
+    source_tree(&srcdir);
+    let pkgdir = tmp.join("arch-pkg");
+    std::fs::create_dir_all(&pkgdir).unwrap();
+    run(
+        "bash: PKGBUILD's package()",
+        Command::new("bash")
+            .arg("-c")
+            .arg(r#"set -euo pipefail; source "$1"; [[ "$pkgver" == "$2" ]] || { echo "PKGBUILD's pkgver $pkgver is not Cargo.toml's $2"; exit 1; }; cd "$srcdir"; package"#)
+            .arg("bash")
+            .arg(repo().join("packaging/arch/PKGBUILD"))
+            .arg(VERSION)
+            .env("srcdir", &srcdir)
+            .env("pkgdir", &pkgdir),
+    );
+    normalize(files_under(&pkgdir))
+}
+
+/// systemd's RPM macros (systemd's src/rpm/macros.systemd.in, with Fedora's
+/// paths), which Fedora's systemd-rpm-macros provides and Debian's rpm lacks:
+/// the directories and the scriptlet macros the spec uses.
+const SYSTEMD_MACROS: &str = r#"
+%_unitdir /usr/lib/systemd/system
+%_userunitdir /usr/lib/systemd/user
+%systemd_requires \
+Requires(post): systemd \
+Requires(preun): systemd \
+Requires(postun): systemd \
+%{nil}
+%systemd_post() \
+if [ $1 -eq 1 ] && [ -x "/usr/lib/systemd/systemd-update-helper" ]; then \
+    /usr/lib/systemd/systemd-update-helper install-system-units %{?*} || : \
+fi \
+%{nil}
+%systemd_user_post() \
+if [ $1 -eq 1 ] && [ -x "/usr/lib/systemd/systemd-update-helper" ]; then \
+    /usr/lib/systemd/systemd-update-helper install-user-units %{?*} || : \
+fi \
+%{nil}
+%systemd_preun() \
+if [ $1 -eq 0 ] && [ -x "/usr/lib/systemd/systemd-update-helper" ]; then \
+    /usr/lib/systemd/systemd-update-helper remove-system-units %{?*} || : \
+fi \
+%{nil}
+%systemd_user_preun() \
+if [ $1 -eq 0 ] && [ -x "/usr/lib/systemd/systemd-update-helper" ]; then \
+    /usr/lib/systemd/systemd-update-helper remove-user-units %{?*} || : \
+fi \
+%{nil}
+%systemd_postun_with_restart() \
+if [ $1 -ge 1 ] && [ -x "/usr/lib/systemd/systemd-update-helper" ]; then \
+    /usr/lib/systemd/systemd-update-helper mark-restart-system-units %{?*} || : \
+fi \
+%{nil}
+%systemd_user_postun_with_restart() \
+if [ $1 -ge 1 ] && [ -x "/usr/lib/systemd/systemd-update-helper" ]; then \
+    /usr/lib/systemd/systemd-update-helper mark-restart-user-units %{?*} || : \
+fi \
+%{nil}
+"#;
+
+/// The files of the binary RPM built from packaging/rpm/surface-check.spec with
+/// `--with prebuilt` (the source tarball holds the test's binaries), as
+/// `rpm -qlp` lists them; its scriptlets have every macro expanded.
+fn rpm_files(tmp: &Path) -> BTreeSet<String> {
+    let top = tmp.join("rpm");
+    let src = tmp.join("rpm-src");
+    source_tree(&src);
+    std::fs::create_dir_all(top.join("SOURCES")).unwrap();
+    // Uncompressed (rpm finds the format by its content, not its name): quicker.
+    run(
+        "tar",
+        Command::new("tar")
+            .arg("-C")
+            .arg(&src)
+            .arg("-chf")
+            .arg(top.join(format!("SOURCES/surface-check-{VERSION}.tar.gz")))
+            .arg(format!("surface-check-{VERSION}")),
+    );
+    let macros = tmp.join("macros.systemd");
+    std::fs::write(&macros, SYSTEMD_MACROS).unwrap();
+    run(
+        "rpmbuild -bb --with prebuilt",
+        Command::new("rpmbuild")
+            .args(["-bb", "--with", "prebuilt", "--nodeps", "--quiet"])
+            .arg("--define")
+            .arg(format!("_topdir {}", top.display()))
+            .args(["--define", "debug_package %{nil}"])
+            .args(["--define", "_binary_payload w1.gzdio"])
+            .arg("--load")
+            .arg(&macros)
+            .arg(repo().join("packaging/rpm/surface-check.spec")),
+    );
+    let rpm = top
+        .join("RPMS/x86_64")
+        .join(format!("surface-check-{VERSION}-1.x86_64.rpm"));
+    let list = run("rpm -qlp", Command::new("rpm").arg("-qlp").arg(&rpm));
+    let scripts = text(
+        &run(
+            "rpm -qp --scripts",
+            Command::new("rpm").args(["-qp", "--scripts"]).arg(&rpm),
+        )
+        .stdout,
+    );
+    assert!(
+        !scripts.contains('%'),
+        "the RPM's scriptlets hold an unexpanded macro:\n{scripts}"
+    );
+    assert!(
+        scripts.contains("install-system-units surface-checkd.service surface-check-report.timer"),
+        "the RPM's %post does not hand the daemon and the timer to systemd's presets:\n{scripts}"
+    );
+    // rpm -qlp lists directories the package owns, too; it owns none here.
+    normalize(text(&list.stdout).lines().map(str::to_string))
+}
+
+/// The files of the Debian package: Cargo.toml's cargo-deb assets (read with
+/// `cargo metadata`), globs expanded as cargo-deb expands them (a `*` in the
+/// file name), a destination ending in `/` naming a directory.
+fn deb_files() -> BTreeSet<String> {
+    let out = run(
+        "cargo metadata",
+        Command::new(env!("CARGO"))
+            .args([
+                "metadata",
+                "--format-version",
+                "1",
+                "--no-deps",
+                "--offline",
+                "--manifest-path",
+            ])
+            .arg(repo().join("Cargo.toml")),
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let deb = &meta["packages"][0]["metadata"]["deb"];
+    let assets = deb["assets"]
+        .as_array()
+        .expect("[package.metadata.deb] assets");
+    let mut files = Vec::new();
+    for asset in assets {
+        let a = asset.as_array().expect("an asset is [source, dest, mode]");
+        let (source, dest) = (a[0].as_str().unwrap(), a[1].as_str().unwrap());
+        let sources: Vec<String> = if let Some(bin) = source.strip_prefix("target/release/") {
+            vec![bin.to_string()]
+        } else if let Some((dir, pattern)) = source.rsplit_once('/')
+            && pattern.contains('*')
+        {
+            let (prefix, suffix) = pattern.split_once('*').unwrap();
+            let mut names: Vec<String> = std::fs::read_dir(repo().join(dir))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .filter(|n| n.starts_with(prefix) && n.ends_with(suffix))
+                .collect();
+            names.sort();
+            assert!(!names.is_empty(), "the asset {source} matches no file");
+            names
+        } else {
+            assert!(
+                repo().join(source).is_file(),
+                "the asset {source} is not a file"
+            );
+            vec![source.rsplit('/').next().unwrap().to_string()]
+        };
+        for name in sources {
+            files.push(match dest.strip_suffix('/') {
+                Some(d) => format!("{d}/{name}"),
+                None => dest.to_string(),
+            });
+        }
+    }
+    normalize(files)
+}
+
+#[test]
+fn every_package_installs_the_layout_of_install_sh() {
+    let tmp = tempfile::tempdir().unwrap();
+    let install = install_sh_files(tmp.path());
+    let packages = [
+        (
+            "the Debian package (Cargo.toml's cargo-deb assets)",
+            deb_files(),
+        ),
+        (
+            "the Arch package (PKGBUILD's package())",
+            pkgbuild_files(tmp.path()),
+        ),
+        ("the RPM (rpm -qlp)", rpm_files(tmp.path())),
+    ];
+    for (what, files) in &packages {
+        let missing: Vec<_> = install.difference(files).collect();
+        let extra: Vec<_> = files.difference(&install).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{what} differs from `scripts/install.sh --prefix /usr`:\n  missing: {missing:?}\n  extra: {extra:?}"
+        );
+    }
+    eprintln!("one layout of {} files: {install:#?}", install.len());
+
+    // Every file of systemd/ and dbus/ (walked), by name, and binaries and docs.
+    for dir in ["systemd", "dbus"] {
+        for f in files_under(&repo().join(dir)) {
+            let name = f.rsplit('/').next().unwrap();
+            assert!(
+                install.iter().any(|p| p.rsplit('/').next() == Some(name)),
+                "{dir}/{f} is installed by no package"
+            );
+        }
+    }
+    for f in files_under(&repo().join("docs/man")) {
+        let section = f.rsplit('.').next().unwrap();
+        assert!(
+            install.contains(&format!("usr/share/man/man{section}/{f}")),
+            "docs/man/{f} is installed by no package"
+        );
+    }
+    for f in ["usr/bin/surface-check", "usr/bin/surface-checkd"] {
+        assert!(install.contains(f), "{f} is missing");
+    }
+}
+
+/// The [Install] of a unit file: does it have one?
+fn has_install(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .any(|l| l.trim() == "[Install]")
+}
+
+#[test]
+fn debian_maintainer_scripts_enable_the_units_that_have_an_install_section() {
+    let postinst = std::fs::read_to_string(repo().join("packaging/debian/postinst")).unwrap();
+    let named: BTreeSet<String> = postinst
+        .lines()
+        .find_map(|l| l.strip_prefix("units=\""))
+        .expect("postinst sets units=\"...\"")
+        .trim_end_matches('"')
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let mut with_install = BTreeSet::new();
+    for e in std::fs::read_dir(repo().join("systemd")).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() && has_install(&p) {
+            with_install.insert(p.file_name().unwrap().to_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(
+        named, with_install,
+        "postinst enables {named:?}, the system units with [Install] are {with_install:?}"
+    );
+    let postrm = std::fs::read_to_string(repo().join("packaging/debian/postrm")).unwrap();
+    for unit in &named {
+        assert!(
+            postrm.contains(unit),
+            "postrm's purge does not forget {unit}'s symlinks"
+        );
+    }
+    assert!(
+        postrm.contains("rm -rf \"${DPKG_ROOT:-}/var/lib/surface-check\""),
+        "postrm does not remove the history on purge"
+    );
+
+    for script in ["postinst", "prerm", "postrm"] {
+        let path = repo().join("packaging/debian").join(script);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o111, 0o111, "{script} is not executable");
+        // POSIX sh, as dpkg runs it (dash on Debian): syntax only.
+        run(
+            &format!("sh -n {script}"),
+            Command::new("sh").arg("-n").arg(&path),
+        );
+    }
+}
