@@ -7,6 +7,7 @@
 //! (`surface-checkd`) keeps a report current and publishes it over [`dbus`]. See
 //! `docs/architecture.md`.
 
+pub mod bundle;
 pub mod checks;
 pub mod cli;
 pub mod daemon;

@@ -3,6 +3,7 @@
 //! Exit codes: 0 when no subsystem is degraded or failed, 1 when one is, 2 on a
 //! usage or runtime error.
 
+pub mod bundle;
 pub mod follow;
 pub mod history;
 pub mod journal;
@@ -155,6 +156,22 @@ baseline here."
     /// Judge a kernel before booting it: the running one, a NixOS generation, a tree
     /// or a package.
     Kernel(kernel::KernelArgs),
+    /// Write one redacted archive for a bug report.
+    #[command(
+        long_about = "Write one redacted archive for a bug report (.tar.gz): report.json (the report \
+`status --json` prints), facts.json (the facts, redacted as `capture` redacts them), \
+kernel-log.txt (this boot's kernel messages naming surface, ssam, ipts, ipu3, ov5693, ov8865, \
+ov7251, int3472, dtx or mwifiex), modules.txt (the loaded modules), services.txt (iptsd and \
+surface-dtx-daemon), history.json (the history's last 10 boots) and MANIFEST.txt (what each file \
+is, what was redacted and how many of each kind).\n\n\
+Serial numbers, MAC addresses, UUIDs (boot ids, file-system UUIDs, the machine id), host and user \
+names, home directories, IP addresses and Wi-Fi network names are replaced by markers (`<mac>`, \
+`<ip>`, `<ssid>`, ...) in every file. --review lists every file and every field (JSON: each key \
+path and value; text: each line) before anything is written.\n\n\
+Exit status: 0 when the archive was written (or --review listed it and it was not wanted), 2 on \
+an error."
+    )]
+    Bundle(bundle::BundleArgs),
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -297,6 +314,7 @@ fn run_to(cli: Cli, mut out: &mut impl Write) -> Result<i32> {
         Command::Diff(a) => history::diff(&a, out),
         Command::Kernel(a) => kernel::run(&a, out),
         Command::Notify(a) => notify::run(&a, out),
+        Command::Bundle(a) => bundle::run(&a, out),
         Command::Test(a) => {
             if a.power && a.test != crate::livetest::TestName::Buttons {
                 bail!("--power is for `test buttons` only");
@@ -340,7 +358,7 @@ fn run_to(cli: Cli, mut out: &mut impl Write) -> Result<i32> {
 }
 
 /// Opens the root a command reads, with its read timeout.
-fn open_root(source: &RootArgs) -> Result<Root> {
+pub(crate) fn open_root(source: &RootArgs) -> Result<Root> {
     let limits = Limits {
         read_timeout: Duration::from_millis(source.read_timeout.max(1)),
         deadline: Duration::from_millis(source.deadline.max(1)),
@@ -592,7 +610,7 @@ fn status(a: &StatusArgs, out: &mut impl Write) -> Result<i32> {
 ///   shared directory may point anywhere); so are directories, a path ending in
 ///   `/`, block devices and sockets.
 #[derive(Debug)]
-enum Sink {
+pub(crate) enum Sink {
     /// Standard output.
     Stdout,
     /// Another descriptor of this process.
@@ -605,7 +623,7 @@ enum Sink {
 
 impl Sink {
     /// Decides where `path` is written, refusing what must not be.
-    fn resolve(path: &Path) -> Result<Sink> {
+    pub(crate) fn resolve(path: &Path) -> Result<Sink> {
         use std::os::unix::ffi::OsStrExt;
         use std::os::unix::fs::FileTypeExt;
         if let Some(fd) = own_fd(path) {
@@ -640,7 +658,7 @@ impl Sink {
     }
 
     /// Writes `bytes` to the sink; `out` is standard output.
-    fn write(&self, out: &mut impl Write, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn write(&self, out: &mut impl Write, bytes: &[u8]) -> Result<()> {
         match self {
             Sink::Stdout => Ok(out.write_all(bytes)?),
             Sink::Fd(fd) => write_fd(*fd, bytes).with_context(|| format!("writing to fd {fd}")),
@@ -738,7 +756,7 @@ fn parent_dir(path: &Path) -> &Path {
 /// An unpredictable 64-bit number: `getrandom` without blocking, else
 /// `/dev/urandom`, else the clock. Predictability would cost nothing but a retry:
 /// the temporary file is created with `O_EXCL|O_NOFOLLOW`.
-fn random_u64() -> u64 {
+pub(crate) fn random_u64() -> u64 {
     let mut b = [0u8; 8];
     // SAFETY: writes at most 8 bytes into the 8-byte buffer.
     let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), libc::GRND_NONBLOCK) };

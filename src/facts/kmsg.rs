@@ -146,7 +146,10 @@ impl<'n> Parser<'n> {
             self.capped = true;
             return;
         }
-        self.lines.push(cap_len(msg, MAX_LINE).to_string());
+        let line = cap_len(msg, MAX_LINE);
+        if !line.is_empty() {
+            self.lines.push(line.to_string());
+        }
     }
 
     /// Forgets what earlier boots logged.
@@ -168,7 +171,10 @@ impl<'n> Parser<'n> {
     }
 }
 
-/// `s` cut to at most `max` bytes at a character boundary.
+/// `s` cut to at most `max` bytes, back to the last whitespace: the word the cut
+/// falls in is dropped whole, so no part of an identifier (a UUID's first groups, an
+/// address's first octets) is kept where redaction can no longer recognize it. A
+/// line without whitespace before the cut keeps nothing.
 fn cap_len(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
@@ -177,7 +183,14 @@ fn cap_len(s: &str, max: usize) -> &str {
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    s[..end].trim_end()
+    // The cut falls between two words: nothing of a word is lost.
+    if s[end..].starts_with(char::is_whitespace) {
+        return s[..end].trim_end();
+    }
+    match s[..end].rfind(char::is_whitespace) {
+        Some(p) => s[..p].trim_end(),
+        None => "",
+    }
 }
 
 /// The message of a `/dev/kmsg` record line, `None` when the header is malformed.
@@ -698,6 +711,29 @@ Jan 02 00:00:02 host kernel: ipu3-cio2 0000:00:14.3: Connected 3 cameras
         let l = parse("Microsoft Surface Keyboard\nsomething else\n");
         assert!(l.lines.is_empty(), "needles are case-sensitive: {l:?}");
         assert_eq!(l.total, 2);
+    }
+
+    #[test]
+    fn a_cut_line_keeps_no_part_of_a_word() {
+        let uuid = "0b5e1c1e-1234-4abc-9def-0123456789ab";
+        for pad in 470..512 {
+            let line = format!("surface {} {uuid} tail\n", "x".repeat(pad - 8));
+            let l = parse(&line);
+            let kept = &l.lines[0];
+            assert!(kept.len() <= MAX_LINE);
+            let last = kept.rsplit(' ').next().unwrap();
+            assert!(
+                last == uuid || !uuid.starts_with(last) || last.starts_with('x'),
+                "{pad}: a cut UUID kept: {last:?}"
+            );
+            assert!(!kept.contains("0b5e1c1e-") || kept.contains(uuid), "{pad}");
+        }
+        // One word past the cap: nothing of it stays.
+        assert!(
+            parse(&format!("surface{}\n", "z".repeat(600)))
+                .lines
+                .is_empty()
+        );
     }
 
     #[test]

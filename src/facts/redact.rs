@@ -5,9 +5,11 @@
 //! Redaction is by field. Everywhere (the JSON form of the facts, so a field added
 //! later is covered): MAC addresses (with `:`, `-` or `_`, after a colon, or without
 //! separators where a MAC stands: `enx001122334455`, `ID_NET_NAME_MAC`, `address`),
-//! UUIDs, NixOS system names (`nixos-system-<host>-24.11...`), home directories
-//! (`/home/<user>`), people's names before a possessive (`<name>'s Magic Keyboard`),
-//! and the values of [`SECRET_KEYS`] and [`MASKED_KEYS`]. Kept on purpose: MEI client
+//! UUIDs, IPv4 and IPv6 addresses (`<ip>`), Wi-Fi network names where a driver names
+//! one (`trying to associate to '<ssid>'`, `SSID: <ssid>`), NixOS system names
+//! (`nixos-system-<host>-24.11...`), home directories (`/home/<user>`), people's
+//! names before a possessive (`<name>'s Magic Keyboard`), and the values of
+//! [`SECRET_KEYS`] and [`MASKED_KEYS`]. Kept on purpose: MEI client
 //! UUIDs (the `mei` bus device names and `uuid` attributes) are firmware protocol
 //! constants that every Surface Book 2 shares, and the IPTS check needs them.
 //!
@@ -141,6 +143,15 @@ pub fn redact_with_users(
         }
     }
     out.source.root = names(&out.source.root, host, &users);
+    // `uname -r` is no address (`6.19.8.3-surface`, `6.1.2.3`): kept when redaction
+    // would only have masked an address in it.
+    if let (Fact::Ok(orig), Fact::Ok(r)) = (&facts.kernel.release, &mut out.kernel.release)
+        && generic_spans(orig, false)
+            .iter()
+            .all(|sp| sp.with == "<ip>")
+    {
+        r.clone_from(orig);
+    }
 
     // Log lines: from the original facts, whose identifiers the checks search for.
     let needles = log_needles(facts);
@@ -158,9 +169,9 @@ pub fn redact_with_users(
 /// because the checks search the log for an identifier containing it (a host
 /// named `ipts`, `00` or `active`). Its other places in the capture are masked.
 pub fn log_keeps(facts: &Facts, word: &str) -> bool {
-    let needles = log_needles(facts);
-    let line = format!(" {word} ");
-    !protected(&line, &needles).is_empty()
+    log_needles(facts)
+        .iter()
+        .any(|n| n.to_ascii_lowercase().contains(&word.to_ascii_lowercase()))
 }
 
 /// Host names that identify nothing: `localhost`, and the kernel's own default until
@@ -207,17 +218,30 @@ pub fn redact_log_line(s: &str, host: Option<&str>, users: &[String]) -> String 
 }
 
 fn redact_log_line_with(s: &str, host: Option<&str>, users: &[&str], needles: &[String]) -> String {
+    apply(s, line_spans(s, host, users, false), &protected(s, needles))
+}
+
+/// The spans [`redact_log_line`] replaces. `program_text`: the line may be the
+/// program's own sentence (a report's), where `the profile's devices` is no
+/// person's: only a capitalized word before a possessive is a name then.
+fn line_spans(s: &str, host: Option<&str>, users: &[&str], program_text: bool) -> Vec<Span> {
     let mut spans = generic_spans(s, false);
-    spans.extend(after_spans(s, "SerialNumber: ", MASK));
-    spans.extend(at_spans(s));
-    spans.extend(between_spans(s, "Hostname set to <", '>', "<host>"));
+    if program_text {
+        spans.retain(|sp| sp.with != "<name>" || s[sp.start..].starts_with(char::is_uppercase));
+    }
+    spans.extend(fixed(after_spans(s, "SerialNumber: ", MASK)));
+    spans.extend(fixed(keyed_secret_spans(s)));
+    // A machine id (32 hex digits standing alone), as `/etc/machine-id` holds it.
+    spans.extend(hex_run_spans(s, 32));
+    spans.extend(fixed(at_spans(s)));
+    spans.extend(fixed(between_spans(s, "Hostname set to <", '>', "<host>")));
     for marker in ["Kernel command line: ", "Command line: "] {
         if let Some(p) = s.find(marker) {
             let start = p + marker.len();
             spans.extend(cmdline_spans(&s[start..]).into_iter().map(|x| Span {
                 start: x.start + start,
                 end: x.end + start,
-                with: x.with,
+                ..x
             }));
         }
     }
@@ -227,7 +251,7 @@ fn redact_log_line_with(s: &str, host: Option<&str>, users: &[&str], needles: &[
     for u in users {
         spans.extend(word_spans(s, u, "<user>"));
     }
-    apply(s, spans, &protected(s, needles))
+    spans
 }
 
 // ---- the needles the checks search kernel-log lines for ------------------------
@@ -379,6 +403,9 @@ struct Span {
     start: usize,
     end: usize,
     with: String,
+    /// Found by its syntax (`(user@host)`, `/home/<user>`, `SSID: <ssid>`, an
+    /// address, a serial number's key): masked even inside a needle.
+    fixed: bool,
 }
 
 fn span(start: usize, end: usize, with: &str) -> Span {
@@ -386,11 +413,19 @@ fn span(start: usize, end: usize, with: &str) -> Span {
         start,
         end,
         with: with.to_string(),
+        fixed: false,
     }
 }
 
-/// Applies the spans that overlap neither an earlier (or longer) span nor a
-/// protected range.
+/// `v`, marked as found by their syntax: no needle protects them.
+fn fixed(v: Vec<Span>) -> Vec<Span> {
+    v.into_iter().map(|s| Span { fixed: true, ..s }).collect()
+}
+
+/// Applies the spans that overlap no earlier (or longer) span and, unless
+/// [`fixed`], lie not wholly inside a protected range: a name that is itself part of
+/// what a check searches for (a host named `active` in `WLAN FW is active`) stays,
+/// a name that merely contains or touches a needle (`ipts-laptop`) does not.
 fn apply(s: &str, mut spans: Vec<Span>, protected: &[(usize, usize)]) -> String {
     spans.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
     let mut out = String::with_capacity(s.len());
@@ -400,7 +435,7 @@ fn apply(s: &str, mut spans: Vec<Span>, protected: &[(usize, usize)]) -> String 
             || sp.end > s.len()
             || !s.is_char_boundary(sp.start)
             || !s.is_char_boundary(sp.end)
-            || protected.iter().any(|&(a, b)| sp.start < b && a < sp.end)
+            || (!sp.fixed && protected.iter().any(|&(a, b)| a <= sp.start && sp.end <= b))
         {
             continue;
         }
@@ -414,13 +449,17 @@ fn apply(s: &str, mut spans: Vec<Span>, protected: &[(usize, usize)]) -> String 
 
 fn generic_spans(s: &str, keep_uuids: bool) -> Vec<Span> {
     let mut v = mac_spans(s);
+    v.extend(fixed(cisco_mac_spans(s)));
+    v.extend(fixed(labelled_hex12_spans(s)));
     v.extend(ifname_mac_spans(s));
     if !keep_uuids {
         v.extend(uuid_spans(s));
     }
+    v.extend(fixed(ip_addr_spans(s)));
+    v.extend(fixed(ssid_spans(s)));
     v.extend(nixos_system_spans(s));
-    v.extend(after_spans(s, "/home/", "<user>"));
-    v.extend(after_spans(s, "/Users/", "<user>"));
+    v.extend(fixed(after_spans(s, "/home/", "<user>")));
+    v.extend(fixed(after_spans(s, "/Users/", "<user>")));
     v.extend(possessive_spans(s));
     v
 }
@@ -434,19 +473,39 @@ fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_' || c == '-'
 }
 
-/// `word` where it stands alone (not inside a longer identifier).
+/// `word` where it stands alone (not inside a longer identifier), in any ASCII
+/// case. A host name (`with` is `<host>`) takes the domain that follows it along
+/// (`alicebook.corp.example.com` -> `<host>`).
 fn word_spans(s: &str, word: &str, with: &str) -> Vec<Span> {
     let mut out = Vec::new();
     if word.is_empty() {
         return out;
     }
+    // ASCII lower-casing keeps every byte where it is.
+    let lower = s.to_ascii_lowercase();
+    let word = word.to_ascii_lowercase();
+    let b = s.as_bytes();
+    let label = |c: u8| c.is_ascii_alphanumeric() || c == b'-';
     let mut from = 0;
-    while let Some(p) = s[from..].find(word) {
+    while let Some(p) = lower[from..].find(word.as_str()) {
         let pos = from + p;
-        let end = pos + word.len();
+        let mut end = pos + word.len();
         let before = s[..pos].chars().next_back();
         let after = s[end..].chars().next();
         if !before.is_some_and(is_word_char) && !after.is_some_and(is_word_char) {
+            if with == "<host>" {
+                // `.label` after `.label`, each starting with a letter or digit.
+                while end + 1 < b.len() && b[end] == b'.' && b[end + 1].is_ascii_alphanumeric() {
+                    let mut e = end + 1;
+                    while e < b.len() && label(b[e]) {
+                        e += 1;
+                    }
+                    if e < b.len() && b[e] == b'_' {
+                        break;
+                    }
+                    end = e;
+                }
+            }
             out.push(span(pos, end, with));
         }
         from = end;
@@ -504,6 +563,60 @@ fn hex12_spans(s: &str) -> Vec<Span> {
         }
     }
     out
+}
+
+/// Cisco's spelling of a MAC, `70bc.10aa.bbcc` (three groups of four hex digits,
+/// at least one of them a letter, so that no version number reads as one), standing
+/// alone.
+fn cisco_mac_spans(s: &str) -> Vec<Span> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 14 <= b.len() {
+        let w = &b[i..i + 14];
+        let is_mac = w[4] == b'.'
+            && w[9] == b'.'
+            && (0..14).filter(|&k| k != 4 && k != 9).all(|k| is_hex(w[k]))
+            && w.iter().any(u8::is_ascii_alphabetic);
+        let touched = (i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.'))
+            || (i + 14 < b.len()
+                && (b[i + 14].is_ascii_alphanumeric()
+                    || (b[i + 14] == b'.'
+                        && b.get(i + 15).is_some_and(u8::is_ascii_alphanumeric))));
+        if is_mac && !touched {
+            out.push(span(i, i + 14, "<mac>"));
+            i += 14;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Words after which twelve hex digits are a MAC without separators
+/// (`bssid 70BC10AABBCC`, `HWaddr=70bc10aabbcc`).
+const MAC_LABELS: &[&str] = &[
+    "mac", "addr", "address", "hwaddr", "lladdr", "bssid", "ether",
+];
+
+/// Twelve hex digits standing alone right after one of [`MAC_LABELS`] (and a space,
+/// `:` or `=`).
+fn labelled_hex12_spans(s: &str) -> Vec<Span> {
+    hex12_spans(s)
+        .into_iter()
+        .filter(|sp| {
+            let before = s[..sp.start].trim_end_matches([' ', ':', '=']);
+            // The character before the word may be any width (found by fuzzing:
+            // `p + 1` inside a multi-byte character).
+            let word_start = before
+                .char_indices()
+                .rev()
+                .find(|&(_, c)| !c.is_ascii_alphanumeric() && c != '_')
+                .map_or(0, |(p, c)| p + c.len_utf8());
+            let word = before[word_start..].to_ascii_lowercase();
+            before.len() < sp.start && MAC_LABELS.contains(&word.as_str())
+        })
+        .collect()
 }
 
 /// Interface names that embed a MAC (systemd's `enx`, `wlx`, `wwx`, `ibx` names):
@@ -835,13 +948,301 @@ fn cmdline_spans(s: &str) -> Vec<Span> {
             out.extend(v.into_iter().map(|x| Span {
                 start: x.start + vstart,
                 end: x.end + vstart,
-                with: x.with,
+                ..x
             }));
         } else {
             out.push(span(vstart, i, MASK));
         }
     }
     out
+}
+
+/// In free text, the value after a secret key and `=` or `:` (`serial_number=X`,
+/// `ID_SERIAL: X`, `Serial Number: X`), the key matched in any case as a word of its
+/// own (`surface_serial_hub` and `serial0-0:` are no keys).
+fn keyed_secret_spans(s: &str) -> Vec<Span> {
+    let lower = s.to_ascii_lowercase();
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let keys = SECRET_KEYS
+        .iter()
+        .map(|k| k.to_ascii_lowercase())
+        .chain(["serial number".to_string(), "serialnumber".to_string()]);
+    for key in keys {
+        for (p, _) in lower.match_indices(key.as_str()) {
+            if lower[..p]
+                .bytes()
+                .next_back()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+            {
+                continue;
+            }
+            let mut at = p + key.len();
+            while at < b.len() && b[at] == b' ' {
+                at += 1;
+            }
+            if at >= b.len() || !matches!(b[at], b'=' | b':') {
+                continue;
+            }
+            at += 1;
+            while at < b.len() && b[at] == b' ' {
+                at += 1;
+            }
+            let len = s[at..]
+                .find(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ')' | ']'))
+                .unwrap_or(s.len() - at);
+            if len > 0 && !s[at..].starts_with('<') {
+                out.push(span(at, at + len, MASK));
+            }
+        }
+    }
+    out
+}
+
+/// IPv4 and IPv6 addresses standing alone in free text (`192.168.1.20`,
+/// `192.168.1.20:8080`, `fe80::1ff:fe23:4567:890a`, `::ffff:10.0.0.1`), or after a
+/// label and a colon (`addr:192.168.1.5`, `inet6:fe80::1`, `IPv6:2001:db8::7`), as
+/// log lines and values show them. A run of hex digits, `.` and `:` counts only when
+/// no letter, digit or `_` touches it (but a label's colon) and it parses as an
+/// address: a PCI address (`0000:00:14.3`), a time (`10:30:44`), a USB id
+/// (`0003:045E:0922`) or a version with three parts (`182.1004.139`) is none. A
+/// version with four small parts (`1.2.3.4`) cannot be told from an address and is
+/// masked, but a kernel release (`6.19.8.3-surface`: a `-` and a letter after it, or
+/// after `/lib/modules/`, `vmlinuz-` or `Linux version `) is kept.
+fn ip_addr_spans(s: &str) -> Vec<Span> {
+    let b = s.as_bytes();
+    let in_run = |c: u8| c.is_ascii_hexdigit() || c == b'.' || c == b':';
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let release = |a: usize, e: usize| {
+        (e + 1 < b.len() && b[e] == b'-' && b[e + 1].is_ascii_alphabetic())
+            || ["/lib/modules/", "vmlinuz-", "Linux version "]
+                .iter()
+                .any(|m| s[..a].ends_with(m))
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if !in_run(b[i]) {
+            i += 1;
+            continue;
+        }
+        let (mut a, mut e) = (i, i);
+        while e < b.len() && in_run(b[e]) {
+            e += 1;
+        }
+        i = e;
+        if e < b.len() && word(b[e]) {
+            continue;
+        }
+        // A sentence's full stop or a label's colon is no part of the address; `::`
+        // is (`fe80::`).
+        while e > a && (b[e - 1] == b'.' || (b[e - 1] == b':' && !(e >= 2 && b[e - 2] == b':'))) {
+            e -= 1;
+        }
+        // Where the address may start: the run's start when nothing touches it, and
+        // after each single colon (`addr:`, `inet6:`: a label whose last letters
+        // are hex digits joins the run).
+        let touched = a > 0 && word(b[a - 1]);
+        let mut starts = Vec::new();
+        if !touched {
+            starts.push(a);
+        }
+        for p in a..e {
+            if b[p] == b':' && !(p > a && b[p - 1] == b':') && !(p + 1 < e && b[p + 1] == b':') {
+                starts.push(p + 1);
+            }
+        }
+        // IPv6: the first start at which the rest parses.
+        if let Some(&st) = starts.iter().find(|&&st| {
+            let t = &s[st..e];
+            t.contains(':') && t != "::" && t.parse::<std::net::Ipv6Addr>().is_ok()
+        }) {
+            out.push(span(st, e, "<ip>"));
+            continue;
+        }
+        // IPv4, alone, with a port, or joined by colons (`ip=a::b:c`). The first
+        // part of a run a word touches is that word's (`v1.2.3.4`), unless a colon
+        // parts them (`ip:10.1.2.3`).
+        let first_own = !touched || b[a] == b':';
+        while a < e && b[a] == b':' && !(a + 1 < e && b[a + 1] == b':') {
+            a += 1;
+        }
+        let mut off = a;
+        for (k, part) in s[a..e].split(':').enumerate() {
+            let quads: Vec<&str> = part.split('.').collect();
+            if (k > 0 || first_own)
+                && quads.len() == 4
+                && quads
+                    .iter()
+                    .all(|q| !q.is_empty() && q.len() <= 3 && q.parse::<u8>().is_ok())
+                && !release(off, off + part.len())
+            {
+                out.push(span(off, off + part.len(), "<ip>"));
+            }
+            off += part.len() + 1;
+        }
+    }
+    out
+}
+
+/// The longest Wi-Fi network name as a log may escape it (32 bytes, each `\xNN`).
+const MAX_SSID_TEXT: usize = 32 * 4;
+
+/// Wi-Fi network names where the kernel names one: mwifiex's `info: trying to
+/// associate to '<ssid>' bssid ...` (and `associate with`, `connecting to`,
+/// `connected to` before a quoted name), and the name after a word `SSID` or
+/// `ESSID` (any case; never `BSSID`, an address masked as one) with `=` or `:`
+/// (`SSID: <ssid>`, `ssid=<ssid>`) or before a quoted name (`ssid '<ssid>'`).
+fn ssid_spans(s: &str) -> Vec<Span> {
+    let lower = s.to_ascii_lowercase();
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    // A quoted name at `at`: the span of what is between the quotes.
+    let quoted = |at: usize| -> Option<(usize, usize)> {
+        let q = *b.get(at)?;
+        if q != b'\'' && q != b'"' {
+            return None;
+        }
+        let rest = &s[at + 1..];
+        let end = rest.find(q as char)?;
+        (end > 0 && end <= MAX_SSID_TEXT).then_some((at + 1, at + 1 + end))
+    };
+    for marker in [
+        "associate to ",
+        "associate with ",
+        "associating to ",
+        "associating with ",
+        "connecting to ",
+        "connected to ",
+    ] {
+        for (p, _) in lower.match_indices(marker) {
+            let at = p + marker.len();
+            // mwifiex quotes the name as it is (`'Bob's Net' bssid ...`): up to the
+            // last quote before ` bssid`.
+            let bssid = (b.get(at) == Some(&b'\''))
+                .then(|| lower[at + 1..].rfind("' bssid"))
+                .flatten()
+                .filter(|&e| e > 0);
+            if let Some(e) = bssid {
+                out.push(span(at + 1, at + 1 + e, "<ssid>"));
+            } else if let Some((a, e)) = quoted(at) {
+                out.push(span(a, e, "<ssid>"));
+            }
+        }
+    }
+    for (p, _) in lower.match_indices("ssid") {
+        let before = lower[..p].bytes().next_back();
+        let essid = before == Some(b'e');
+        let start_ok = if essid {
+            !lower[..p - 1]
+                .bytes()
+                .next_back()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+        } else {
+            !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+        };
+        if !start_ok {
+            continue;
+        }
+        let mut at = p + 4;
+        while at < b.len() && b[at] == b' ' {
+            at += 1;
+        }
+        let separated = at < b.len() && matches!(b[at], b'=' | b':');
+        let colon = separated && b[at] == b':';
+        if separated {
+            at += 1;
+            while at < b.len() && b[at] == b' ' {
+                at += 1;
+            }
+        }
+        if let Some((a, e)) = quoted(at) {
+            out.push(span(a, e, "<ssid>"));
+        } else if separated && at < b.len() && b[at] != b'<' {
+            // Unquoted after a colon, a name may hold spaces (`SSID: Carol Home
+            // Net`): to the end of the line. After `=` (`wifi.ssid=x quiet`, a
+            // command line's parameter), to the next space.
+            let len = if colon {
+                let l = s[at..].find(['\n', '\r']).unwrap_or(s.len() - at);
+                s[at..at + l].trim_end().len()
+            } else {
+                s[at..]
+                    .find(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ')' | ']'))
+                    .unwrap_or(s.len() - at)
+            };
+            if len > 0 {
+                out.push(span(at, at + len, "<ssid>"));
+            }
+        }
+    }
+    out
+}
+
+// ---- other documents -------------------------------------------------------------
+
+/// The program's own words, which a host or user name never masks in a document:
+/// the statuses of a report.
+const STATUS_WORDS: &[&str] = &["ok", "degraded", "failed", "absent", "unknown"];
+
+/// Keys whose values are the program's vocabulary (check and subsystem ids,
+/// statuses, models), never host data.
+const VOCABULARY_KEYS: &[&str] = &[
+    "id",
+    "status",
+    "overall",
+    "subsystem",
+    "from",
+    "to",
+    "decided_by",
+    "requires",
+    "model",
+];
+
+/// Redacts a JSON document made from the facts (a report, a history listing) the way
+/// a kernel-log line is redacted ([`redact_log_line`]): every string loses MAC
+/// addresses, UUIDs (but the protocol constants the checks name), IP addresses,
+/// Wi-Fi network names, serial numbers, home directories, `(user@host)`, and the
+/// host and user names as whole words; the values of [`SECRET_KEYS`] and
+/// [`MASKED_KEYS`] are masked, and keys naming an address lose any twelve-hex-digit
+/// MAC. Check ids and statuses are kept.
+pub fn redact_json(v: &mut Value, hostname: Option<&str>, users: &[String]) {
+    let host = identifying(hostname);
+    let users = identifying_users(users);
+    let needles = static_needles();
+    redact_json_with(v, host, &users, &needles);
+}
+
+fn redact_json_with(v: &mut Value, host: Option<&str>, users: &[&str], needles: &[String]) {
+    match v {
+        Value::String(s) if !STATUS_WORDS.contains(&s.as_str()) => {
+            *s = apply(s, line_spans(s, host, users, true), &protected(s, needles));
+        }
+        Value::Array(a) => a
+            .iter_mut()
+            .for_each(|x| redact_json_with(x, host, users, needles)),
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if x.is_string()
+                    && (SECRET_KEYS.iter().any(|s| s.eq_ignore_ascii_case(k))
+                        || MASKED_KEYS.contains(&k.as_str()))
+                {
+                    *x = Value::String(MASK.into());
+                    continue;
+                }
+                if VOCABULARY_KEYS.contains(&k.as_str()) && x.is_string() {
+                    continue;
+                }
+                if let Value::String(s) = x
+                    && names_a_mac(k)
+                {
+                    let spans = hex12_spans(s);
+                    *s = apply(s, spans, &[]);
+                }
+                redact_json_with(x, host, users, needles);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// IPv4 (`192.168.1.20`) and IPv6 (`fe80::1`, `2001:db8::5`) addresses.
@@ -913,6 +1314,22 @@ fn hex_run_spans(s: &str, n: usize) -> Vec<Span> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing: a multi-byte character right before twelve hex digits.
+    #[test]
+    fn a_wide_character_before_hex_digits_is_no_panic() {
+        for s in [
+            "\u{fffd}0011223344aa",
+            "x\u{fffd}:0011223344aa",
+            "addr\u{e9}0011223344aa",
+        ] {
+            let _ = redact_log_line(s, None, &[]);
+        }
+        assert_eq!(
+            redact_log_line("surface: \u{e9} bssid 70BC10AABBCE", None, &[]),
+            "surface: \u{e9} bssid <mac>"
+        );
+    }
 
     #[test]
     fn host_named_like_a_node_kind_keeps_the_facts_shape() {
@@ -1077,6 +1494,180 @@ mod tests {
         assert_eq!(
             redact_cmdline("pci=192.168.1.20 acpi=fe80::1:2"),
             "pci=<ip> acpi=<ip>"
+        );
+    }
+    #[test]
+    fn addresses_and_network_names_in_free_text() {
+        let r = |s: &str| redact_log_line(s, None, &[]);
+        assert_eq!(r("addr 192.168.1.20, gw 10.0.0.1."), "addr <ip>, gw <ip>.");
+        assert_eq!(r("peer 192.168.1.20:8080"), "peer <ip>:8080");
+        assert_eq!(r("inet6 fe80::1ff:fe23:4567:890a/64"), "inet6 <ip>/64");
+        assert_eq!(r("[2001:db8::5]:22"), "[<ip>]:22");
+        for kept in [
+            "ipu3-cio2 0000:00:14.3: Connected 3 cameras",
+            "hid 0003:045E:0922.0001: at 10:30:44",
+            "SAM firmware version: 182.1004.139",
+            "std::fmt v1.2.3.4",
+        ] {
+            assert_eq!(r(kept), kept);
+        }
+        assert_eq!(
+            r(
+                "mwifiex_pcie 0000:01:00.0: info: trying to associate to 'My Home' bssid 78:32:1b:2d:8a:9c"
+            ),
+            "mwifiex_pcie 0000:01:00.0: info: trying to associate to '<ssid>' bssid <mac>"
+        );
+        // Unquoted, a name runs to the end of the line (it may hold spaces).
+        assert_eq!(r("SSID: Cafe-5G, ESSID=\"x y\""), "SSID: <ssid>");
+        assert_eq!(
+            r("ESSID=\"x y\", SSID: Cafe 5G"),
+            "ESSID=\"<ssid>\", SSID: <ssid>"
+        );
+        assert_eq!(r("bssid 78:32:1b:2d:8a:9c"), "bssid <mac>");
+        assert_eq!(
+            r("battery serial_number=ABC123 ID_SERIAL: X9"),
+            format!("battery serial_number={MASK} ID_SERIAL: {MASK}")
+        );
+        assert_eq!(
+            r("surface_serial_hub serial0-0: SAM"),
+            "surface_serial_hub serial0-0: SAM"
+        );
+    }
+
+    #[test]
+    fn a_needle_protects_only_what_lies_wholly_inside_it() {
+        let users = vec!["failsafe".to_string(), "rearden".to_string()];
+        let r = |s: &str| redact_log_line(s, Some("ipts-laptop"), &users);
+        // Names that merely contain a needle (`ipts`, `fail`, `rear`) are masked.
+        assert_eq!(
+            r("Linux version 6.1 (failsafe@ipts-laptop) (gcc 12)"),
+            "Linux version 6.1 (<user>@<host>) (gcc 12)"
+        );
+        assert_eq!(
+            r("surface ipts-laptop /home/rearden/x failsafe"),
+            "surface <host> /home/<user>/x <user>"
+        );
+        assert_eq!(
+            r("systemd[1]: Hostname set to <ipts-laptop>."),
+            "systemd[1]: Hostname set to <<host>>."
+        );
+        // Found by their syntax: masked even where a needle covers them.
+        let c = |s: &str| redact_log_line(s, Some("camera"), &["fail".to_string()]);
+        assert_eq!(
+            c("Linux version 6.1 (fail@camera) /home/fail/x"),
+            "Linux version 6.1 (<user>@<host>) /home/<user>/x"
+        );
+        assert_eq!(r("surface SSID: failover"), "surface SSID: <ssid>");
+        assert_eq!(
+            r("mwifiex: info: trying to associate to 'frontyard' bssid 70:bc:10:aa:bb:cc"),
+            "mwifiex: info: trying to associate to '<ssid>' bssid <mac>"
+        );
+        assert_eq!(
+            r("usb 1-1: SerialNumber: XBAT1Z99"),
+            format!("usb 1-1: SerialNumber: {MASK}")
+        );
+        assert_eq!(
+            r("surface peer fe80:0000:0000:0000:0202:b3ff:fe1e:8329"),
+            "surface peer <ip>"
+        );
+        // A word that is itself what a check searches for stays (status --from).
+        let a = |s: &str| redact_log_line(s, Some("active"), &[]);
+        assert_eq!(a("WLAN FW is active"), "WLAN FW is active");
+    }
+
+    #[test]
+    fn names_in_any_case_and_with_their_domain() {
+        let users = vec!["alicew".to_string()];
+        let r = |s: &str| redact_log_line(s, Some("alicebook"), &users);
+        assert_eq!(
+            r("surface AliceBook ALICEBOOK Alicew ALICEW"),
+            "surface <host> <host> <user> <user>"
+        );
+        assert_eq!(
+            r("surface on alicebook.corp.example.com, up."),
+            "surface on <host>, up."
+        );
+        assert_eq!(r("surface on alicebook."), "surface on <host>.");
+        assert_eq!(
+            r("alicebook_driver malicebook"),
+            "alicebook_driver malicebook"
+        );
+    }
+
+    #[test]
+    fn addresses_after_a_label_and_kernel_releases() {
+        let r = |s: &str| redact_log_line(s, None, &[]);
+        assert_eq!(
+            r("addr:192.168.1.5 ip:10.1.2.3 gw:10.0.0.1 inet6:fe80::1 IPv6:2001:db8::7"),
+            "addr:<ip> ip:<ip> gw:<ip> inet6:<ip> IPv6:<ip>"
+        );
+        assert_eq!(r("fe80:0000:0000:0000:0202:b3ff:fe1e:8329"), "<ip>");
+        for kept in [
+            "Linux version 6.19.8.3-surface (x@y)",
+            "/lib/modules/6.19.8.3/kernel",
+            "BOOT_IMAGE=/boot/vmlinuz-6.19.8.3",
+            "module 6.19.8.3-surface-1",
+            "std::fmt v1.2.3.4",
+            "hid 0003:045E:0922.0001: at 10:30:44",
+        ] {
+            assert_eq!(r(kept), kept.replace("(x@y)", "(<user>@<host>)"));
+        }
+    }
+
+    #[test]
+    fn macs_without_separators_and_network_names_with_quotes() {
+        let r = |s: &str| redact_log_line(s, None, &[]);
+        assert_eq!(
+            r("mac 70BC10AABBCE bssid=70bc10aabbcc HWaddr: 70bc10aabbcc"),
+            "mac <mac> bssid=<mac> HWaddr: <mac>"
+        );
+        assert_eq!(r("peer 70bc.10aa.bbcc up"), "peer <mac> up");
+        // No label, or no letter: not told from other hex numbers.
+        for kept in [
+            "hash 70bc10aabbcc",
+            "ver 1234.5678.9012",
+            "x 0123.4567.89ab.cdef",
+        ] {
+            assert_eq!(r(kept), kept);
+        }
+        assert_eq!(
+            r("mwifiex: info: trying to associate to 'Bob's Net' bssid 70:bc:10:aa:bb:cc"),
+            "mwifiex: info: trying to associate to '<ssid>' bssid <mac>"
+        );
+        assert_eq!(r("wlan0: SSID: Carol Home Net"), "wlan0: SSID: <ssid>");
+    }
+
+    #[test]
+    fn the_release_is_kept_in_the_facts() {
+        let mut f = Facts::empty(crate::facts::Source {
+            root: "/".into(),
+            collector: "t".into(),
+            redacted: false,
+            live: false,
+        });
+        f.kernel.release = Fact::Ok("6.19.8.3-surface".into());
+        let r = redact(&f, None).unwrap();
+        assert_eq!(r.kernel.release, Fact::Ok("6.19.8.3-surface".into()));
+        f.kernel.release = Fact::Ok("6.1.2.3".into());
+        let r = redact(&f, None).unwrap();
+        assert_eq!(r.kernel.release, Fact::Ok("6.1.2.3".into()));
+    }
+
+    #[test]
+    fn documents_keep_the_program_s_words() {
+        let mut v = serde_json::json!({
+            "status": "ok", "id": "touch.iptsd",
+            "summary": "none of the profile's devices; Alice's keyboard at 10.1.2.3",
+            "serial": "X1", "list": ["ok", "/home/alice/x"]
+        });
+        redact_json(&mut v, Some("ok"), &["alice".to_string()]);
+        assert_eq!(v["status"], "ok");
+        assert_eq!(v["list"][0], "ok");
+        assert_eq!(v["list"][1], "/home/<user>/x");
+        assert_eq!(v["serial"], MASK);
+        assert_eq!(
+            v["summary"],
+            "none of the profile's devices; <name>'s keyboard at <ip>"
         );
     }
 }

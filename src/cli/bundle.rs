@@ -1,0 +1,259 @@
+//! `surface-check bundle`: gathers the report, the facts, the kernel log lines, the
+//! services' states and the history's last boots, and writes them as one redacted
+//! archive ([`crate::bundle`] builds it).
+//!
+//! Exit codes: 0 when the archive was written (or, with `--review`, when it was
+//! listed and not wanted), 2 on an error. Never 1: a bundle is no verdict.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use super::history::StateArgs;
+use super::{BusArgs, RootArgs, Sink, StatusArgs};
+use crate::bundle::{self, HistoryInput, Inputs};
+use crate::facts::{self, Fact};
+use crate::history::{History, store, view};
+use crate::profiles::SURFACE_BOOK_2;
+
+#[derive(Debug, Clone, Args)]
+pub struct BundleArgs {
+    /// Write the archive to FILE (`-`: standard output). Default:
+    /// surface-check-bundle-<UTC date>-<time>.tar.gz in the current directory.
+    ///
+    /// A regular file is replaced atomically (a temporary file beside it, renamed)
+    /// and gets mode 0600; a symbolic link, a directory or a path ending in `/` is
+    /// refused.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// List every file and field that goes in before writing. On a terminal, asks
+    /// "Write FILE? [y/N]"; otherwise prints the list and writes nothing unless
+    /// --yes is given.
+    #[arg(long)]
+    pub review: bool,
+    /// With --review: write after listing, without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// Probe in this process, not through surface-checkd (as `status --local`).
+    #[arg(long)]
+    pub local: bool,
+    #[command(flatten)]
+    pub bus: BusArgs,
+    #[command(flatten)]
+    pub source: RootArgs,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+/// `surface-check bundle`.
+pub fn run(a: &BundleArgs, out: &mut impl Write) -> Result<i32> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let path = a.output.clone().unwrap_or_else(|| default_name(now).into());
+    // Where it goes is checked before the probe: a directory or a link fails at once.
+    let sink = Sink::resolve(&path)?;
+    let to_stdout = matches!(sink, Sink::Stdout);
+    if to_stdout && !a.review && std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "refusing to write a compressed archive to a terminal; redirect it or give -o FILE"
+        );
+    }
+
+    let root = super::open_root(&a.source)?;
+    // A --dmesg file that cannot be used (too large, not a regular file) leaves the
+    // facts without a log and a note in the bundle, not an error: a bug report is
+    // most wanted when something is odd.
+    let log_fact = a.source.dmesg.as_ref().map(|p| {
+        match facts::kmsg::read_file(p, SURFACE_BOOK_2.log_needles) {
+            Ok(l) => Fact::Ok(l),
+            Err(e) => Fact::Unknown {
+                path: p.display().to_string(),
+                reason: e.to_string(),
+            },
+        }
+    });
+    let facts = facts::collect_with_log(&root, &SURFACE_BOOK_2, log_fact)
+        .with_context(|| format!("collecting facts from {}", a.source.root.display()))?;
+    let identity = root
+        .run_watched(facts::identity::read)
+        .context("reading the host and user names")?;
+
+    let explicit_local =
+        a.local || a.source.dmesg.is_some() || a.source.root != std::path::Path::new("/");
+    // Probed here, the report is made from the redacted facts: every value in it that
+    // comes from the machine is redacted as facts.json's, and the program's own words
+    // stay as `status --json` prints them (no redaction rule runs over its sentences).
+    // Its verdicts are the live ones: `status --from` of a capture gives the same
+    // (tests/captured.rs). A daemon's report is redacted string by string instead.
+    let (report, report_redacted) = if explicit_local {
+        let redacted =
+            facts::redact::redact_with_users(&facts, identity.hostname.as_deref(), &identity.users)
+                .context("redacting the facts")?;
+        let r = crate::checks::diagnose(&redacted, &SURFACE_BOOK_2, &redacted.source.root);
+        (r, true)
+    } else {
+        let status_args = StatusArgs {
+            local: a.local,
+            bus: a.bus.clone(),
+            source: a.source.clone(),
+            json: true,
+            ..StatusArgs::default()
+        };
+        (
+            super::status_report_with(&status_args, Some(&facts))?,
+            false,
+        )
+    };
+    let report_origin = if explicit_local {
+        "probed by this process from the same facts, redacted".to_string()
+    } else {
+        "from surface-checkd when it answered, else probed by this process from the same facts"
+            .to_string()
+    };
+
+    let needles = bundle::log_needles();
+    let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
+    let kernel_log = match &a.source.dmesg {
+        Some(p) => facts::kmsg::read_file(p, &needles).map_err(|e| e.to_string()),
+        None => match facts::kmsg::collect(&root, &needles) {
+            Fact::Ok(l) => Ok(l),
+            other => Err(match other.failure() {
+                Some((p, Some(why))) => format!("{p}: {why}"),
+                Some((p, None)) => format!("{p}: not there"),
+                None => "not read".to_string(),
+            }),
+        },
+    };
+
+    let state_dir = a.state.state_dir.clone().unwrap_or_else(store::state_dir);
+    let history = match History::open_read_only(&state_dir) {
+        Ok(Some(h)) => match view::boots_json(&h, bundle::HISTORY_BOOTS) {
+            Ok(v) => HistoryInput::Boots(v),
+            Err(e) => HistoryInput::Note(format!("{}: {e}", state_dir.display())),
+        },
+        Ok(None) => HistoryInput::Note(format!(
+            "no history in {} (`surface-check report` records one)",
+            state_dir.display()
+        )),
+        Err(e) => HistoryInput::Note(format!("{}: {e}", state_dir.display())),
+    };
+
+    let inputs = Inputs {
+        report: &report,
+        report_redacted,
+        report_origin,
+        facts: &facts,
+        identity: &identity,
+        kernel_log,
+        history,
+        // Not `args()`: an argument that is no UTF-8 (a file name) would panic.
+        command_line: std::env::args_os()
+            .map(|x| x.to_string_lossy().into_owned())
+            .collect(),
+        created: now,
+    };
+    let b = bundle::build(&inputs)?;
+    let bytes = b.to_tar_gz(now)?;
+
+    if a.review {
+        let listing = b.review();
+        // The archive may be going to standard output: the listing then goes to
+        // standard error.
+        if to_stdout {
+            eprint!("{listing}");
+        } else {
+            write!(out, "{listing}")?;
+            out.flush()?;
+        }
+        let write = if a.yes {
+            true
+        } else if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+            eprint!("Write {}? [y/N] ", path.display());
+            let mut answer = String::new();
+            std::io::stdin()
+                .read_line(&mut answer)
+                .context("reading the answer")?;
+            matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES")
+        } else {
+            eprintln!("surface-check: not a terminal: nothing written (--review --yes writes it)");
+            return Ok(0);
+        };
+        if !write {
+            eprintln!("surface-check: nothing written");
+            return Ok(0);
+        }
+    }
+
+    sink.write(out, &bytes)?;
+    if let super::Sink::Replace(p) = &sink {
+        give_to_sudo_user(p, bytes.len() as u64);
+    }
+    if !to_stdout {
+        eprintln!(
+            "surface-check: wrote {} ({} bytes, {} files)",
+            path.display(),
+            bytes.len(),
+            b.files.len()
+        );
+    }
+    Ok(0)
+}
+
+/// Under `sudo` (euid 0, `SUDO_UID` and `SUDO_GID` numbers), gives the archive just
+/// written to the user who ran sudo, who could not otherwise read a root-owned 0600
+/// file in their own directory. The file is opened without following a link and
+/// changed only when it is still what was written: a regular file of root's, one
+/// link, `len` bytes. Anything else, or a failure, leaves it as it is, with a note.
+fn give_to_sudo_user(path: &std::path::Path, len: u64) {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    let id = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u32>().ok());
+    let (Some(uid), Some(gid)) = (id("SUDO_UID"), id("SUDO_GID")) else {
+        return;
+    };
+    let done = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+        .and_then(|f| {
+            let m = f.metadata()?;
+            if !m.is_file() || m.uid() != 0 || m.nlink() != 1 || m.len() != len {
+                return Err(std::io::Error::other("no longer the file written"));
+            }
+            std::os::unix::fs::fchown(&f, Some(uid), Some(gid))
+        });
+    if let Err(e) = done {
+        eprintln!(
+            "surface-check: {} stays root's ({e}); `sudo chown {uid}:{gid} {}` gives it back",
+            path.display(),
+            path.display()
+        );
+    }
+}
+
+/// `surface-check-bundle-20261203-150830.tar.gz` for `now` (UTC).
+pub fn default_name(now: u64) -> String {
+    // `YYYY-MM-DD HH:MM:SS`
+    let t = view::utc(now.saturating_mul(1_000_000));
+    let digits: String = t.chars().filter(char::is_ascii_digit).collect();
+    let (date, time) = digits.split_at(digits.len().min(8));
+    format!("surface-check-bundle-{date}-{time}.tar.gz")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn default_name_is_utc() {
+        assert_eq!(
+            super::default_name(1_764_774_510),
+            "surface-check-bundle-20251203-150830.tar.gz"
+        );
+    }
+}
