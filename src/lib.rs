@@ -16,6 +16,7 @@ pub mod docs;
 pub mod facts;
 pub mod history;
 pub mod livetest;
+pub mod metrics;
 pub mod preflight;
 pub mod profiles;
 pub mod report;

@@ -9,6 +9,7 @@ pub mod history;
 pub mod journal;
 pub mod kernel;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod render;
 
@@ -172,6 +173,18 @@ Exit status: 0 when the archive was written (or --review listed it and it was no
 an error."
     )]
     Bundle(bundle::BundleArgs),
+    /// Write Prometheus metrics for node_exporter's textfile collector.
+    #[command(
+        long_about = "Write Prometheus metrics for node_exporter's textfile collector: a status \
+per subsystem, the linux-surface patch verdict, the running kernel, and this boot's regressions \
+against the history (read only: nothing is recorded).\n\n\
+Takes the report as `status` does (from surface-checkd, or probed here with --local, --root or \
+--dmesg). Without --textfile, prints the metrics; with --textfile DIR, replaces \
+DIR/surface_check.prom atomically (mode 0644). See docs/fleet.md.\n\n\
+Exit status: 0 when the metrics were written, whatever the machine's state (the metrics carry \
+it); 2 on an error."
+    )]
+    Metrics(metrics::MetricsArgs),
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -315,6 +328,7 @@ fn run_to(cli: Cli, mut out: &mut impl Write) -> Result<i32> {
         Command::Kernel(a) => kernel::run(&a, out),
         Command::Notify(a) => notify::run(&a, out),
         Command::Bundle(a) => bundle::run(&a, out),
+        Command::Metrics(a) => metrics::run(&a, out),
         Command::Test(a) => {
             if a.power && a.test != crate::livetest::TestName::Buttons {
                 bail!("--power is for `test buttons` only");
