@@ -5,7 +5,8 @@
 #
 # It installs what it needs (build tools from apt, cargo-fuzz from crates.io), then
 # runs, in order and stopping at the first failure:
-#   rustfmt, clippy (warnings are errors), every test, the fuzzers for a bounded
+#   rustfmt, clippy (warnings are errors), every test, the Debian package built and
+#   installed in a fresh chroot (scripts/package-test.sh), the fuzzers for a bounded
 #   time, and the benchmarks (probe cost, hostile trees, the daemon, the history, the preflight: reports, never a failure).
 #
 # Needs root: the tests build fixture trees with device nodes (mknod), and set-up
@@ -108,6 +109,16 @@ packages=(
     # rpmbuild, initrds with cpio, Arch packages with zstd and xz; the .deb packages
     # with ar (binutils) and tar.
     rpm cpio zstd xz-utils
+    # tests/nix.rs: every .nix file parses and the NixOS module evaluates
+    # (nix-instantiate, offline, against a stub of nixpkgs' lib).
+    nix-bin
+    # tests/metrics.rs: the metrics parsed by Python's prometheus_client, linted by
+    # promtool (which also checks and unit-tests the alerting rules of docs/fleet/) and
+    # scraped from a real node_exporter's textfile collector.
+    prometheus python3-prometheus-client prometheus-node-exporter
+    # scripts/package-test.sh: a fresh Debian chroot to install the .deb into;
+    # dpkg-shlibdeps for cargo-deb's $auto dependencies.
+    debootstrap dpkg-dev
 )
 if [[ "${SKIP_APT:-}" == 1 ]]; then
     echo "SKIP_APT=1: not running apt-get"
@@ -125,7 +136,7 @@ else
     fi
 fi
 for tool in cc c++ make qemu-system-x86_64 depmod dpkg-deb ldd strip strace losetup /usr/bin/time \
-    rpmbuild cpio zstd xz ar; do
+    rpmbuild cpio zstd xz ar nix-instantiate promtool debootstrap dpkg-shlibdeps; do
     command -v "$tool" >/dev/null || fail "$tool not found after set-up"
 done
 
@@ -167,6 +178,9 @@ cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 
 section "test: cargo test --all-targets"
 cargo test --all-targets
+
+section "package: the .deb built with cargo-deb, installed with dpkg -i in a fresh chroot"
+scripts/package-test.sh
 
 section "fuzz: scripts/fuzz.sh $FUZZ_SECONDS"
 scripts/fuzz.sh "$FUZZ_SECONDS"

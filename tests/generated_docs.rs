@@ -95,3 +95,49 @@ fn man_pages_cover_every_command_and_point_only_to_pages_that_exist() {
         );
     }
 }
+
+/// Every command has at least one example in docs/ (or the README): a line in a code
+/// block that runs it, `surface-check <command> ...` (after an optional `$ `).
+#[test]
+fn every_command_has_an_example_in_the_docs() {
+    use clap::CommandFactory;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut texts = vec![std::fs::read_to_string(root.join("README.md")).expect("README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).expect("docs/") {
+        let path = entry.expect("docs/ entry").path();
+        if path.extension().is_some_and(|e| e == "md") {
+            texts.push(std::fs::read_to_string(&path).expect("a doc"));
+        }
+    }
+    // The lines inside fenced code blocks.
+    let mut code = Vec::new();
+    for text in &texts {
+        let mut inside = false;
+        for line in text.lines() {
+            if line.trim_start().starts_with("```") {
+                inside = !inside;
+            } else if inside {
+                code.push(line.trim_start().trim_start_matches("$ ").trim_start());
+            }
+        }
+    }
+    let cli = surface_check::cli::Cli::command();
+    let mut missing = Vec::new();
+    for sub in cli.get_subcommands() {
+        let name = sub.get_name();
+        let runs = |l: &&str| {
+            l.strip_prefix("surface-check ")
+                .or_else(|| l.strip_prefix("sudo surface-check "))
+                .and_then(|rest| rest.split_whitespace().next())
+                == Some(name)
+        };
+        if !code.iter().any(runs) {
+            missing.push(name.to_string());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "no example in README.md or docs/*.md runs: {}",
+        missing.join(", ")
+    );
+}

@@ -827,3 +827,53 @@ fn dmesg_files_are_verbatim_excerpts() {
         }
     }
 }
+
+/// The README's example outputs are what the binary prints for two of these records
+/// (`README_DUMP=1` prints them).
+#[test]
+fn readme_shows_real_output() {
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .expect("README.md");
+    let mut failures = Vec::new();
+    for (probe, build) in [
+        ("79D657BBD855", r79d657bbd855::build as fn() -> Tree),
+        ("DAD0271D40B8", rdad0271d40b8::build),
+    ] {
+        let t = build();
+        let dmesg = dmesg_file(probe);
+        let out = std::process::Command::new(binary())
+            .args(["status", "--local", "--color", "never", "--root"])
+            .arg(t.path())
+            .arg("--dmesg")
+            .arg(&dmesg)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("running surface-check");
+        let text = String::from_utf8(out.stdout).expect("UTF-8 output");
+        if std::env::var_os("README_DUMP").is_some() {
+            eprintln!("==== {probe} exit {:?}\n{text}", out.status.code());
+        }
+        let marker = format!("<!-- real output: {probe} -->\n```\n$ surface-check\n");
+        let Some(start) = readme.find(&marker) else {
+            failures.push(format!("README.md has no block `{}`", marker.trim_end()));
+            continue;
+        };
+        let body = &readme[start + marker.len()..];
+        let shown = &body[..body.find("```").unwrap_or(body.len())];
+        if shown != text {
+            let line = shown
+                .lines()
+                .zip(text.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(shown.lines().count().min(text.lines().count()));
+            failures.push(format!(
+                "README.md's output of {probe} differs from the binary's from line {}:\n  README: {:?}\n  binary: {:?}",
+                line + 1,
+                shown.lines().nth(line),
+                text.lines().nth(line)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

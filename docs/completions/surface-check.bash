@@ -16,6 +16,9 @@ _surface__check() {
             ",$1")
                 cmd="surface__check"
                 ;;
+            surface__check,bundle)
+                cmd="surface__check__subcmd__bundle"
+                ;;
             surface__check,capture)
                 cmd="surface__check__subcmd__capture"
                 ;;
@@ -37,6 +40,9 @@ _surface__check() {
             surface__check,kernel)
                 cmd="surface__check__subcmd__kernel"
                 ;;
+            surface__check,metrics)
+                cmd="surface__check__subcmd__metrics"
+                ;;
             surface__check,notify)
                 cmd="surface__check__subcmd__notify"
                 ;;
@@ -54,6 +60,9 @@ _surface__check() {
                 ;;
             surface__check,waybar)
                 cmd="surface__check__subcmd__waybar"
+                ;;
+            surface__check__subcmd__help,bundle)
+                cmd="surface__check__subcmd__help__subcmd__bundle"
                 ;;
             surface__check__subcmd__help,capture)
                 cmd="surface__check__subcmd__help__subcmd__capture"
@@ -75,6 +84,9 @@ _surface__check() {
                 ;;
             surface__check__subcmd__help,kernel)
                 cmd="surface__check__subcmd__help__subcmd__kernel"
+                ;;
+            surface__check__subcmd__help,metrics)
+                cmd="surface__check__subcmd__help__subcmd__metrics"
                 ;;
             surface__check__subcmd__help,notify)
                 cmd="surface__check__subcmd__help__subcmd__notify"
@@ -101,12 +113,54 @@ _surface__check() {
 
     case "${cmd}" in
         surface__check)
-            opts="-h -V --help --version status explain checks capture test watch waybar report history diff notify kernel help"
+            opts="-h -V --help --version status explain checks capture test watch waybar report history diff notify kernel bundle metrics help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        surface__subcmd__check__subcmd__bundle)
+            opts="-o -h --output --review --yes --local --session --root --read-timeout --deadline --dmesg --state-dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --read-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dmesg)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -199,8 +253,22 @@ _surface__check() {
             return 0
             ;;
         surface__subcmd__check__subcmd__help)
-            opts="status explain checks capture test watch waybar report history diff notify kernel help"
+            opts="status explain checks capture test watch waybar report history diff notify kernel bundle metrics help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        surface__subcmd__check__subcmd__help__subcmd__bundle)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -297,6 +365,20 @@ _surface__check() {
             return 0
             ;;
         surface__subcmd__check__subcmd__help__subcmd__kernel)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        surface__subcmd__check__subcmd__help__subcmd__metrics)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -432,6 +514,44 @@ _surface__check() {
                     return 0
                     ;;
                 --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        surface__subcmd__check__subcmd__metrics)
+            opts="-h --textfile --local --session --root --read-timeout --deadline --dmesg --state-dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --textfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --read-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dmesg)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
