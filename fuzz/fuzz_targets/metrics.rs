@@ -93,7 +93,10 @@ fn check(text: &str) {
         };
         let value = rest.strip_prefix(' ').expect("a space before the value");
         assert!(value.parse::<f64>().is_ok(), "value {value:?} in {line:?}");
-        assert!(seen.insert((name.to_string(), set)), "duplicate series {line:?}");
+        assert!(
+            seen.insert((name.to_string(), set)),
+            "duplicate series {line:?}"
+        );
     }
 }
 
@@ -126,6 +129,14 @@ fuzz_target!(|data: &[u8]| {
         nixos_generation: Some(u32::from(which)),
     };
     let history = Assessment::Unavailable("fuzz".into());
-    let text = metrics::render(&report, &kernel, &history, Run { now: 1.0, duration: 0.5 });
+    let text = metrics::render(
+        &report,
+        &kernel,
+        &history,
+        Run {
+            now: 1.0,
+            duration: 0.5,
+        },
+    );
     check(&text);
 });
