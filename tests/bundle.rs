@@ -718,6 +718,41 @@ fn under_sudo_the_archive_goes_to_the_user() {
         run("c.tar.gz", &[("SUDO_UID", "x"), ("SUDO_GID", "4343")]),
         (0, 0, 0o600)
     );
+
+    // The archive is the user's before it takes its place: never a moment at the path
+    // as root's, never a chown of whatever the path holds after the rename.
+    let trace = dir.path().join("trace");
+    let path = dir.path().join("d.tar.gz");
+    let out = Command::new("strace")
+        .args([
+            "-f",
+            "-e",
+            "trace=fchown,fchownat,chown,lchown,rename,renameat,renameat2",
+            "-o",
+        ])
+        .arg(&trace)
+        .arg(common::BIN)
+        .args(["bundle", "--root", t.path().to_str().unwrap(), "-o"])
+        .arg(&path)
+        .env("SUDO_UID", "4242")
+        .env("SUDO_GID", "4343")
+        .output()
+        .expect("strace (scripts/test.sh installs it)");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let calls = std::fs::read_to_string(&trace).unwrap();
+    let at = |what: &str| {
+        calls
+            .lines()
+            .position(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no {what} in the trace:\n{calls}"))
+    };
+    assert!(at("fchown(") < at("rename"), "{calls}");
+    assert_eq!(calls.matches("chown").count(), 1, "{calls}");
 }
 
 // ---- generated values, in-process ------------------------------------------------------

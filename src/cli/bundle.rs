@@ -188,10 +188,7 @@ pub fn run(a: &BundleArgs, out: &mut impl Write) -> Result<i32> {
         }
     }
 
-    sink.write(out, &bytes)?;
-    if let super::Sink::Replace(p) = &sink {
-        give_to_sudo_user(p, bytes.len() as u64);
-    }
+    sink.write_owned(out, &bytes, sudo_user())?;
     if !to_stdout {
         eprintln!(
             "surface-check: wrote {} ({} bytes, {} files)",
@@ -203,39 +200,17 @@ pub fn run(a: &BundleArgs, out: &mut impl Write) -> Result<i32> {
     Ok(0)
 }
 
-/// Under `sudo` (euid 0, `SUDO_UID` and `SUDO_GID` numbers), gives the archive just
-/// written to the user who ran sudo, who could not otherwise read a root-owned 0600
-/// file in their own directory. The file is opened without following a link and
-/// changed only when it is still what was written: a regular file of root's, one
-/// link, `len` bytes. Anything else, or a failure, leaves it as it is, with a note.
-fn give_to_sudo_user(path: &std::path::Path, len: u64) {
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+/// Under `sudo` (euid 0, `SUDO_UID` and `SUDO_GID` numbers), the user who ran sudo:
+/// the archive is given to them before it takes its place, so that they can read a
+/// 0600 file in their own directory. `None` otherwise (the archive stays this
+/// process's user's).
+fn sudo_user() -> Option<(u32, u32)> {
     // SAFETY: geteuid cannot fail.
     if unsafe { libc::geteuid() } != 0 {
-        return;
+        return None;
     }
     let id = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u32>().ok());
-    let (Some(uid), Some(gid)) = (id("SUDO_UID"), id("SUDO_GID")) else {
-        return;
-    };
-    let done = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-        .open(path)
-        .and_then(|f| {
-            let m = f.metadata()?;
-            if !m.is_file() || m.uid() != 0 || m.nlink() != 1 || m.len() != len {
-                return Err(std::io::Error::other("no longer the file written"));
-            }
-            std::os::unix::fs::fchown(&f, Some(uid), Some(gid))
-        });
-    if let Err(e) = done {
-        eprintln!(
-            "surface-check: {} stays root's ({e}); `sudo chown {uid}:{gid} {}` gives it back",
-            path.display(),
-            path.display()
-        );
-    }
+    Some((id("SUDO_UID")?, id("SUDO_GID")?))
 }
 
 /// `surface-check-bundle-20261203-150830.tar.gz` for `now` (UTC).

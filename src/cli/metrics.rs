@@ -212,24 +212,6 @@ fn textfile_dir(path: &Path) -> Result<TextfileDir> {
     })
 }
 
-/// Removes the temporary file unless it was renamed into place.
-struct TmpGuard<'a> {
-    dir: &'a std::os::fd::OwnedFd,
-    name: Option<String>,
-}
-
-impl Drop for TmpGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(name) = self.name.take() {
-            let _ = nix::unistd::unlinkat(
-                self.dir,
-                name.as_str(),
-                nix::unistd::UnlinkatFlags::NoRemoveDir,
-            );
-        }
-    }
-}
-
 /// A temporary file older than this was left by a run that was killed between
 /// creating and renaming it (a run takes well under a second).
 const STALE_TMP: std::time::Duration = std::time::Duration::from_secs(10 * 60);
@@ -241,11 +223,7 @@ const MAX_ENTRIES_SCANNED: usize = 4096;
 /// Whether `name` is one of the temporary files [`write_textfile`] creates:
 /// `.surface_check.prom.<16 hex digits>.tmp`, exactly.
 fn is_tmp_name(name: &[u8]) -> bool {
-    let Some(rest) = name.strip_prefix(format!(".{TEXTFILE_NAME}.").as_bytes()) else {
-        return false;
-    };
-    rest.strip_suffix(b".tmp")
-        .is_some_and(|hex| hex.len() == 16 && hex.iter().all(|c| c.is_ascii_hexdigit()))
+    super::atomic::is_tmp_for(TEXTFILE_NAME.as_bytes(), name)
 }
 
 /// Removes the temporary files that killed runs left in the directory: names that
@@ -307,42 +285,10 @@ fn remove_stale_tmp(dir: &std::os::fd::OwnedFd, now: SystemTime) {
 /// and renamed over the file; the directory synced after. The temporary file is
 /// removed on every error. A reader sees the old file or the new one, never a part.
 fn write_textfile(dir: &TextfileDir, bytes: &[u8]) -> Result<()> {
-    use nix::errno::Errno;
-    use nix::fcntl::{OFlag, openat, renameat};
-    use nix::sys::stat::{Mode, fchmod};
     remove_stale_tmp(&dir.fd, SystemTime::now());
-    let mut guard = TmpGuard {
-        dir: &dir.fd,
-        name: None,
+    let how = super::atomic::Replace {
+        mode: 0o644,
+        owner: None,
     };
-    let mut tries = 0;
-    let fd = loop {
-        let tmp = format!(".{TEXTFILE_NAME}.{:016x}.tmp", super::random_u64());
-        match openat(
-            &dir.fd,
-            tmp.as_str(),
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(0o644),
-        ) {
-            Ok(fd) => {
-                guard.name = Some(tmp);
-                break fd;
-            }
-            Err(Errno::EEXIST) if tries < 16 => tries += 1,
-            Err(e) => return Err(e).context("creating the temporary file"),
-        }
-    };
-    // The umask may have taken bits away: 0644 exactly (node_exporter runs as its
-    // own user).
-    fchmod(&fd, Mode::from_bits_truncate(0o644)).context("setting mode 0644")?;
-    let mut f = std::fs::File::from(fd);
-    f.write_all(bytes).context("writing the temporary file")?;
-    f.sync_all().context("syncing the temporary file")?;
-    drop(f);
-    let tmp = guard.name.clone().expect("set when created");
-    renameat(&dir.fd, tmp.as_str(), &dir.fd, TEXTFILE_NAME)
-        .context("renaming the temporary file into place")?;
-    guard.name = None;
-    let _ = nix::unistd::fsync(&dir.fd);
-    Ok(())
+    super::atomic::replace_at(&dir.fd, std::ffi::OsStr::new(TEXTFILE_NAME), bytes, how)
 }

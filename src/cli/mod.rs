@@ -3,6 +3,7 @@
 //! Exit codes: 0 when no subsystem is degraded or failed, 1 when one is, 2 on a
 //! usage or runtime error.
 
+pub(crate) mod atomic;
 pub mod bundle;
 pub mod follow;
 pub mod history;
@@ -661,7 +662,7 @@ impl Sink {
             Ok(Sink::Through(path.to_path_buf()))
         } else if ft.is_symlink() {
             bail!(
-                "{shown} is a symbolic link; capture neither follows nor replaces one \
+                "{shown} is a symbolic link; it is neither followed nor replaced \
                  (name the file it points to, or `-` for standard output)"
             )
         } else if ft.is_dir() {
@@ -673,6 +674,17 @@ impl Sink {
 
     /// Writes `bytes` to the sink; `out` is standard output.
     pub(crate) fn write(&self, out: &mut impl Write, bytes: &[u8]) -> Result<()> {
+        self.write_owned(out, bytes, None)
+    }
+
+    /// [`Sink::write`]; a file it replaces or creates gets `owner` (uid, gid) before
+    /// it takes the path's place.
+    pub(crate) fn write_owned(
+        &self,
+        out: &mut impl Write,
+        bytes: &[u8],
+        owner: Option<(u32, u32)>,
+    ) -> Result<()> {
         match self {
             Sink::Stdout => Ok(out.write_all(bytes)?),
             Sink::Fd(fd) => write_fd(*fd, bytes).with_context(|| format!("writing to fd {fd}")),
@@ -680,7 +692,7 @@ impl Sink {
                 write_through(p, bytes).with_context(|| format!("writing {}", p.display()))
             }
             Sink::Replace(p) => {
-                write_replace(p, bytes).with_context(|| format!("writing {}", p.display()))
+                write_replace(p, bytes, owner).with_context(|| format!("writing {}", p.display()))
             }
         }
     }
@@ -793,35 +805,12 @@ pub(crate) fn random_u64() -> u64 {
     t ^ (u64::from(std::process::id()) << 32)
 }
 
-/// Removes the temporary file unless it was renamed into place.
-struct TmpGuard<'a> {
-    dir: &'a std::os::fd::OwnedFd,
-    name: Option<std::ffi::OsString>,
-}
-
-impl Drop for TmpGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(name) = self.name.take() {
-            let _ = nix::unistd::unlinkat(
-                self.dir,
-                name.as_os_str(),
-                nix::unistd::UnlinkatFlags::NoRemoveDir,
-            );
-        }
-    }
-}
-
-/// Replaces a regular file (or creates it) atomically, as [`Sink`] describes.
-fn write_replace(path: &Path, bytes: &[u8]) -> Result<()> {
-    use nix::errno::Errno;
-    use nix::fcntl::{AtFlags, OFlag, openat, renameat};
-    use nix::sys::stat::{Mode, SFlag, fchmod, fstatat};
-    use std::ffi::OsString;
-    use std::os::unix::ffi::{OsStrExt, OsStringExt};
-    let name = path
-        .file_name()
-        .context("the path names no file")?
-        .as_bytes();
+/// Replaces a regular file (or creates it) atomically, as [`Sink`] describes, with
+/// mode 0600 and, when given, that owner.
+fn write_replace(path: &Path, bytes: &[u8], owner: Option<(u32, u32)>) -> Result<()> {
+    use nix::fcntl::OFlag;
+    use nix::sys::stat::Mode;
+    let name = path.file_name().context("the path names no file")?;
     let dir_path = parent_dir(path);
     let dir = nix::fcntl::open(
         dir_path,
@@ -836,51 +825,5 @@ fn write_replace(path: &Path, bytes: &[u8]) -> Result<()> {
         )
     })
     .with_context(|| format!("opening the directory {}", dir_path.display()))?;
-    // `.{name}.{16 hex}.tmp`, within NAME_MAX (255 bytes).
-    let stem = &name[..name.len().min(255 - 22)];
-    let mut guard = TmpGuard {
-        dir: &dir,
-        name: None,
-    };
-    let mut tries = 0;
-    let fd = loop {
-        let mut tmp = Vec::with_capacity(stem.len() + 22);
-        tmp.push(b'.');
-        tmp.extend_from_slice(stem);
-        tmp.extend_from_slice(format!(".{:016x}.tmp", random_u64()).as_bytes());
-        let tmp = OsString::from_vec(tmp);
-        match openat(
-            &dir,
-            tmp.as_os_str(),
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(0o600),
-        ) {
-            Ok(fd) => {
-                guard.name = Some(tmp);
-                break fd;
-            }
-            Err(Errno::EEXIST) if tries < 16 => tries += 1,
-            Err(e) => return Err(e).context("creating the temporary file"),
-        }
-    };
-    // The umask may have taken bits away; 0600 exactly.
-    fchmod(&fd, Mode::from_bits_truncate(0o600)).context("setting mode 0600")?;
-    let mut f = std::fs::File::from(fd);
-    f.write_all(bytes).context("writing the temporary file")?;
-    f.sync_all().context("syncing the temporary file")?;
-    drop(f);
-    // The target may have changed since it was examined: replace only nothing or a
-    // regular file. (`rename` replaces the entry itself, never what a link points to.)
-    match fstatat(&dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
-        Err(Errno::ENOENT) => {}
-        Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG => {}
-        Ok(_) => bail!("the path changed into something other than a regular file; not replaced"),
-        Err(e) => return Err(e).context("examining the target"),
-    }
-    let tmp = guard.name.clone().expect("set when created");
-    renameat(&dir, tmp.as_os_str(), &dir, name).context("renaming the temporary file")?;
-    guard.name = None;
-    // Durability of the rename; a directory opened O_PATH cannot be synced.
-    let _ = nix::unistd::fsync(&dir);
-    Ok(())
+    atomic::replace_at(&dir, name, bytes, atomic::Replace { mode: 0o600, owner })
 }
