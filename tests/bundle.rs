@@ -860,3 +860,43 @@ proptest! {
         prop_assert!(log.contains("info: trying to associate to '<ssid>' bssid <mac>"), "{}", log);
     }
 }
+
+/// A compressed archive never goes to a terminal: standard output on a pseudo
+/// terminal (util-linux's `script` gives one), `--review --yes -o -` too, and
+/// `-o /dev/tty`; a file written from the same terminal is fine.
+#[test]
+fn no_archive_is_written_to_a_terminal() {
+    let t = Sb2::new(Size::In13, Distro::DebianSurface).build();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ok.tar.gz");
+    let on_a_terminal = |args: &str| {
+        let cmd = format!(
+            "{} bundle --root {} {args}",
+            common::BIN,
+            t.path().to_str().unwrap()
+        );
+        let out = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .output()
+            .expect("script (util-linux; scripts/test.sh installs it)");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    for args in ["-o -", "--review --yes -o -", "-o /dev/tty"] {
+        let (code, text) = on_a_terminal(args);
+        assert_eq!(code, Some(2), "{args}: {text}");
+        assert!(
+            text.contains("refusing to write a compressed archive to a terminal"),
+            "{args}: {text}"
+        );
+        assert!(
+            !text.contains('\u{1f}'),
+            "{args}: gzip bytes reached the terminal"
+        );
+    }
+    let (code, text) = on_a_terminal(&format!("-o {}", file.display()));
+    assert_eq!(code, Some(0), "{text}");
+    assert!(file.exists());
+}

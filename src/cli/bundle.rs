@@ -57,7 +57,9 @@ pub fn run(a: &BundleArgs, out: &mut impl Write) -> Result<i32> {
     // Where it goes is checked before the probe: a directory or a link fails at once.
     let sink = Sink::resolve(&path)?;
     let to_stdout = matches!(sink, Sink::Stdout);
-    if to_stdout && !a.review && std::io::stdout().is_terminal() {
+    // A listing without --yes writes no archive; anything else that would go to a
+    // terminal is refused before the probe.
+    if (!a.review || a.yes) && writes_to_terminal(&sink) {
         anyhow::bail!(
             "refusing to write a compressed archive to a terminal; redirect it or give -o FILE"
         );
@@ -198,6 +200,27 @@ pub fn run(a: &BundleArgs, out: &mut impl Write) -> Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// Whether the sink is a terminal: standard output, another descriptor of this
+/// process or a character device (`-o /dev/tty`), asked without making it the
+/// controlling terminal and without waiting.
+fn writes_to_terminal(sink: &Sink) -> bool {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    match sink {
+        Sink::Stdout => std::io::stdout().is_terminal(),
+        // SAFETY: isatty only asks about the descriptor.
+        Sink::Fd(fd) => (unsafe { libc::isatty(*fd) }) == 1,
+        Sink::Through(p) => {
+            std::fs::metadata(p).is_ok_and(|m| m.file_type().is_char_device())
+                && std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_CLOEXEC)
+                    .open(p)
+                    .is_ok_and(|f| f.is_terminal())
+        }
+        Sink::Replace(_) => false,
+    }
 }
 
 /// Under `sudo` (euid 0, `SUDO_UID` and `SUDO_GID` numbers), the user who ran sudo:
