@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 . scripts/rust-toolchain.sh
 
 find_rust check.sh
+find_cc check.sh
 find_libclang check.sh
 find_libudev check.sh
 cargo build --release --quiet --bin surface-check

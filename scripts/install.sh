@@ -89,6 +89,7 @@ prefix="${prefix:-/}"
 
 if [[ $build -eq 1 ]]; then
     find_rust install.sh
+    find_cc install.sh
     find_libclang install.sh
     find_libudev install.sh
     cargo build --release --quiet --bin surface-check --bin surface-checkd

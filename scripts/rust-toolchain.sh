@@ -98,3 +98,27 @@ $me: libudev was not found (through pkg-config). Building surface-check links li
 MSG
     exit 2
 }
+
+# A C compiler and linker: rustc links through `cc`, and crates build bundled C
+# (SQLite, zstd, liblzma). As root with apt-get, installs gcc and libc6-dev, else
+# says what to install.
+find_cc() {
+    local me="$1"
+    if command -v cc >/dev/null 2>&1 && command -v ld >/dev/null 2>&1; then
+        return 0
+    fi
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "$me: installing gcc and libc6-dev (rustc links with cc; bundled C libraries are built)" >&2
+        apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends gcc libc6-dev >&2 ||
+            { apt-get -o DPkg::Lock::Timeout=300 update -q >&2 &&
+                apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends gcc libc6-dev >&2; }
+        return 0
+    fi
+    cat >&2 <<MSG
+$me: no C compiler (cc) or linker (ld) was found. rustc links with cc, and the build compiles
+  bundled C code (SQLite, zstd, xz):
+    Debian/Ubuntu: sudo apt-get install gcc libc6-dev    Fedora: sudo dnf install gcc
+    Arch: sudo pacman -S base-devel    NixOS: nix develop (the flake's dev shell)
+MSG
+    exit 2
+}

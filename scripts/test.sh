@@ -145,6 +145,7 @@ scripts/fetch-debian-kernel.sh || fail "could not fetch Debian's stock kernel pa
 
 section "set-up: Rust toolchain"
 find_rust test.sh
+find_cc test.sh
 find_libclang test.sh
 find_libudev test.sh
 cargo --version

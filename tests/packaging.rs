@@ -165,9 +165,40 @@ fi \
 %{nil}
 "#;
 
+/// What Fedora's redhat-rpm-config adds and Debian's rpm lacks: debug packages
+/// on, and %debug_package put before %install (its `%install` macro). With them
+/// rpmbuild runs find-debuginfo (Debian's debugedit, eu-strip from elfutils) on
+/// the packaged binaries, strips them and writes surface-check-debuginfo, as on
+/// Fedora, and fails if they carry no debug information.
+///
+/// Not `%_debugsource_packages`: the debugsource package holds the sources the
+/// debug information names under rpmbuild's BUILD directory, and the test's
+/// prebuilt binaries were compiled in the repository, not there, so that list
+/// is empty and rpmbuild would fail on it ("Empty %files file
+/// debugsourcefiles.list"). A build from source (%cargo_build in the BUILD
+/// directory) fills it.
+const FEDORA_DEBUG_MACROS: &str = r#"
+%_enable_debug_packages 1
+%install %{?_enable_debug_packages:%{?buildsubdir:%{debug_package}}}\
+%%install\
+%{nil}
+"#;
+
+/// Stand-ins for cargo-rpm-macros (Fedora's, absent here) that print their
+/// name and arguments, to read what the spec's build from source runs.
+const CARGO_MACROS: &str = r#"
+%cargo_prep(v:) CARGO_PREP %{-v:-v %{-v*}}
+%cargo_build(-) CARGO_BUILD %{?**}
+%cargo_license_summary CARGO_LICENSE_SUMMARY
+%cargo_license CARGO_LICENSE
+%cargo_vendor_manifest CARGO_VENDOR_MANIFEST
+"#;
+
 /// The files of the binary RPM built from packaging/rpm/surface-check.spec with
-/// `--with prebuilt` (the source tarball holds the test's binaries), as
-/// `rpm -qlp` lists them; its scriptlets have every macro expanded.
+/// `--with prebuilt` (the source tarball holds the test's binaries, which carry
+/// debug information: the dev profile's), as `rpm -qlp` lists them; its
+/// scriptlets have every macro expanded, and it comes with a debuginfo package
+/// holding both binaries' debug information.
 fn rpm_files(tmp: &Path) -> BTreeSet<String> {
     let top = tmp.join("rpm");
     let src = tmp.join("rpm-src");
@@ -185,18 +216,41 @@ fn rpm_files(tmp: &Path) -> BTreeSet<String> {
     );
     let macros = tmp.join("macros.systemd");
     std::fs::write(&macros, SYSTEMD_MACROS).unwrap();
+    let debug_macros = tmp.join("macros.debug");
+    std::fs::write(&debug_macros, FEDORA_DEBUG_MACROS).unwrap();
+    if !Path::new("/usr/bin/eu-strip").exists() {
+        panic!("eu-strip not found (rpmbuild's find-debuginfo runs it): apt-get install elfutils");
+    }
     run(
         "rpmbuild -bb --with prebuilt",
         Command::new("rpmbuild")
             .args(["-bb", "--with", "prebuilt", "--nodeps", "--quiet"])
             .arg("--define")
             .arg(format!("_topdir {}", top.display()))
-            .args(["--define", "debug_package %{nil}"])
             .args(["--define", "_binary_payload w1.gzdio"])
             .arg("--load")
             .arg(&macros)
+            .arg("--load")
+            .arg(&debug_macros)
             .arg(repo().join("packaging/rpm/surface-check.spec")),
     );
+    let debuginfo = top
+        .join("RPMS/x86_64")
+        .join(format!("surface-check-debuginfo-{VERSION}-1.x86_64.rpm"));
+    let debug_files = text(
+        &run(
+            "rpm -qlp (the debuginfo package)",
+            Command::new("rpm").arg("-qlp").arg(&debuginfo),
+        )
+        .stdout,
+    );
+    for bin in ["surface-check", "surface-checkd"] {
+        let want = format!("/usr/lib/debug/usr/bin/{bin}-{VERSION}-1.x86_64.debug");
+        assert!(
+            debug_files.lines().any(|l| l == want),
+            "the debuginfo package lacks {want}:\n{debug_files}"
+        );
+    }
     let rpm = top
         .join("RPMS/x86_64")
         .join(format!("surface-check-{VERSION}-1.x86_64.rpm"));
@@ -216,8 +270,75 @@ fn rpm_files(tmp: &Path) -> BTreeSet<String> {
         scripts.contains("install-system-units surface-checkd.service surface-check-report.timer"),
         "the RPM's %post does not hand the daemon and the timer to systemd's presets:\n{scripts}"
     );
+    assert!(
+        !scripts.contains("install-user-units"),
+        "the RPM hands the notifier (a user unit) to the presets; no package enables it:\n{scripts}"
+    );
     // rpm -qlp lists directories the package owns, too; it owns none here.
     normalize(text(&list.stdout).lines().map(str::to_string))
+}
+
+/// The spec's build from source (without `--with prebuilt`) builds offline as
+/// Fedora's Rust guidelines do: %prep unpacks the vendored crates (Source1)
+/// into the source tree and %cargo_prep points cargo at them, %build is
+/// %cargo_build (no cargo of its own that could reach the network) and writes
+/// the license summary and the vendor manifest, %install takes its binaries
+/// from %cargo_build's profile directory, target/rpm.
+#[test]
+fn rpm_source_build_uses_the_vendored_crates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let macros = tmp.path().join("macros.cargo");
+    std::fs::write(&macros, CARGO_MACROS).unwrap();
+    let spec = text(
+        &run(
+            "rpmspec -P",
+            Command::new("rpmspec")
+                .arg("-P")
+                .args(["--define", "_sourcedir /SOURCES"])
+                .arg("--load")
+                .arg(&macros)
+                .arg(repo().join("packaging/rpm/surface-check.spec")),
+        )
+        .stdout,
+    );
+    let section = |name: &str| -> String {
+        let start = spec
+            .find(&format!("\n{name}\n"))
+            .unwrap_or_else(|| panic!("no {name} in the parsed spec:\n{spec}"));
+        let rest = &spec[start + name.len() + 2..];
+        let end = rest.find("\n%").map_or(rest.len(), |e| e + 1);
+        rest[..end].to_string()
+    };
+    let (prep, build, install) = (section("%prep"), section("%build"), section("%install"));
+    let vendor = format!("/SOURCES/surface-check-{VERSION}-vendor.tar.xz");
+    let unpack = prep
+        .find(&vendor)
+        .unwrap_or_else(|| panic!("%prep does not unpack {vendor}:\n{prep}"));
+    let cd = prep
+        .find(&format!("cd 'surface-check-{VERSION}'"))
+        .expect("%prep enters the source tree");
+    assert!(
+        cd < unpack,
+        "%prep unpacks the vendor tarball outside the source tree:\n{prep}"
+    );
+    assert!(
+        prep.contains("CARGO_PREP -v vendor"),
+        "%prep does not run %cargo_prep -v vendor:\n{prep}"
+    );
+    assert!(
+        build.contains("CARGO_BUILD")
+            && build.contains("CARGO_LICENSE_SUMMARY")
+            && build.contains("CARGO_VENDOR_MANIFEST"),
+        "%build is not %cargo_build with the license summary and the vendor manifest:\n{build}"
+    );
+    assert!(
+        !build.contains("cargo ") && !prep.contains("cargo "),
+        "the source build runs cargo itself, outside the vendored set-up:\n{prep}\n{build}"
+    );
+    assert!(
+        install.contains("target/rpm/surface-check target/rpm/surface-checkd"),
+        "%install does not take %cargo_build's binaries from target/rpm:\n{install}"
+    );
 }
 
 /// The files of the Debian package: Cargo.toml's cargo-deb assets (read with
