@@ -455,7 +455,7 @@ fn the_report_keeps_the_program_s_words() {
         ]);
         assert!(code <= 1, "{err}");
         let live: serde_json::Value = serde_json::from_str(&live).unwrap();
-        let (code, _, err, archive, _keep) = bundle(&t, &["--local"]);
+        let (code, _, err, archive, _keep) = bundle(&t, &[]);
         assert_eq!(code, 0, "{err}");
         let files = unpack(&archive);
         assert_nothing_planted(&files, &[]);

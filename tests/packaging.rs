@@ -101,6 +101,23 @@ fn install_sh_files(tmp: &Path) -> BTreeSet<String> {
     normalize(files_under(&dest))
 }
 
+/// The spec's License: (the project has chosen none yet: a placeholder that
+/// every recipe uses alike).
+fn rpm_license() -> String {
+    let spec = std::fs::read_to_string(repo().join("packaging/rpm/surface-check.spec")).unwrap();
+    let license = spec
+        .lines()
+        .find_map(|l| l.strip_prefix("License:"))
+        .expect("the spec has a License: line")
+        .trim()
+        .to_string();
+    assert_eq!(
+        license, "LicenseRef-Unspecified",
+        "Cargo.toml sets no license: the recipes say LicenseRef-Unspecified"
+    );
+    license
+}
+
 /// The files of packaging/arch/PKGBUILD's package(), run as makepkg runs it: in
 /// $srcdir, with $pkgdir.
 fn pkgbuild_files(tmp: &Path) -> BTreeSet<String> {
@@ -112,10 +129,18 @@ fn pkgbuild_files(tmp: &Path) -> BTreeSet<String> {
         "bash: PKGBUILD's package()",
         Command::new("bash")
             .arg("-c")
-            .arg(r#"set -euo pipefail; source "$1"; [[ "$pkgver" == "$2" ]] || { echo "PKGBUILD's pkgver $pkgver is not Cargo.toml's $2"; exit 1; }; cd "$srcdir"; package"#)
+            .arg(r#"set -euo pipefail; source "$1"
+[[ "$pkgver" == "$2" ]] || { echo "PKGBUILD's pkgver $pkgver is not Cargo.toml's $2"; exit 1; }
+# makepkg's default LTO breaks the bundled C (libsqlite3-sys, zstd-sys).
+[[ " ${options[*]} " == *" !lto "* ]] || { echo "PKGBUILD's options lack !lto: ${options[*]}"; exit 1; }
+[[ " ${makedepends[*]} " == *" cargo "* && " ${makedepends[*]} " != *" rust "* ]] ||
+    { echo "PKGBUILD's makedepends should name cargo, not rust: ${makedepends[*]}"; exit 1; }
+[[ "${license[*]}" == "$3" ]] || { echo "PKGBUILD's license ${license[*]} is not the RPM's $3"; exit 1; }
+cd "$srcdir"; package"#)
             .arg("bash")
             .arg(repo().join("packaging/arch/PKGBUILD"))
             .arg(VERSION)
+            .arg(rpm_license())
             .env("srcdir", &srcdir)
             .env("pkgdir", &pkgdir),
     );
@@ -301,39 +326,35 @@ fn rpm_source_build_uses_the_vendored_crates() {
         )
         .stdout,
     );
-    let section = |name: &str| -> String {
+    // rpmspec -P of rpm 4.18 leaves out the `%build` line itself, so %prep and
+    // %build are read as one, in order.
+    let between = |from: &str, to: &str| -> String {
         let start = spec
-            .find(&format!("\n{name}\n"))
-            .unwrap_or_else(|| panic!("no {name} in the parsed spec:\n{spec}"));
-        let rest = &spec[start + name.len() + 2..];
-        let end = rest.find("\n%").map_or(rest.len(), |e| e + 1);
-        rest[..end].to_string()
+            .find(from)
+            .unwrap_or_else(|| panic!("no {from:?} in the parsed spec:\n{spec}"));
+        let rest = &spec[start..];
+        rest[..rest.find(to).unwrap_or(rest.len())].to_string()
     };
-    let (prep, build, install) = (section("%prep"), section("%build"), section("%install"));
+    let prep_build = between("\n%prep\n", "\n%install\n");
+    let install = between("\n%install\n", "\n%post\n");
     let vendor = format!("/SOURCES/surface-check-{VERSION}-vendor.tar.xz");
-    let unpack = prep
-        .find(&vendor)
-        .unwrap_or_else(|| panic!("%prep does not unpack {vendor}:\n{prep}"));
-    let cd = prep
-        .find(&format!("cd 'surface-check-{VERSION}'"))
-        .expect("%prep enters the source tree");
+    let mut last = 0;
+    for step in [
+        format!("cd 'surface-check-{VERSION}'"),
+        vendor,
+        "CARGO_PREP -v vendor".to_string(),
+        "CARGO_BUILD -- --locked".to_string(),
+        "CARGO_LICENSE_SUMMARY".to_string(),
+        "CARGO_VENDOR_MANIFEST".to_string(),
+    ] {
+        let at = prep_build[last..].find(&step).unwrap_or_else(|| {
+            panic!("%prep/%build lack {step:?} (or have it out of order):\n{prep_build}")
+        });
+        last += at + step.len();
+    }
     assert!(
-        cd < unpack,
-        "%prep unpacks the vendor tarball outside the source tree:\n{prep}"
-    );
-    assert!(
-        prep.contains("CARGO_PREP -v vendor"),
-        "%prep does not run %cargo_prep -v vendor:\n{prep}"
-    );
-    assert!(
-        build.contains("CARGO_BUILD")
-            && build.contains("CARGO_LICENSE_SUMMARY")
-            && build.contains("CARGO_VENDOR_MANIFEST"),
-        "%build is not %cargo_build with the license summary and the vendor manifest:\n{build}"
-    );
-    assert!(
-        !build.contains("cargo ") && !prep.contains("cargo "),
-        "the source build runs cargo itself, outside the vendored set-up:\n{prep}\n{build}"
+        !prep_build.contains("cargo "),
+        "the source build runs cargo itself, outside the vendored set-up:\n{prep_build}"
     );
     assert!(
         install.contains("target/rpm/surface-check target/rpm/surface-checkd"),

@@ -127,7 +127,7 @@ _surface__check() {
             return 0
             ;;
         surface__subcmd__check__subcmd__bundle)
-            opts="-o -h --output --review --yes --local --session --root --read-timeout --deadline --dmesg --state-dir --help"
+            opts="-o -h --output --review --yes --root --read-timeout --deadline --dmesg --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -107,8 +107,6 @@ complete -c surface-check -n "__fish_surface_check_using_subcommand bundle" -l d
 complete -c surface-check -n "__fish_surface_check_using_subcommand bundle" -l state-dir -d 'The directory of the history database (default: $STATE_DIRECTORY, as systemd\'s StateDirectory= sets it, else /var/lib/surface-check)' -r -F
 complete -c surface-check -n "__fish_surface_check_using_subcommand bundle" -l review -d 'List every file and field that goes in before writing. On a terminal, asks "Write FILE? [y/N]"; otherwise prints the list and writes nothing unless --yes is given'
 complete -c surface-check -n "__fish_surface_check_using_subcommand bundle" -l yes -d 'With --review: write after listing, without asking'
-complete -c surface-check -n "__fish_surface_check_using_subcommand bundle" -l local -d 'Probe in this process, not through surface-checkd (as `status --local`)'
-complete -c surface-check -n "__fish_surface_check_using_subcommand bundle" -l session -d 'Talk to a surface-checkd on the session bus (`surface-checkd --session`) instead of the system bus'
 complete -c surface-check -n "__fish_surface_check_using_subcommand bundle" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c surface-check -n "__fish_surface_check_using_subcommand metrics" -l textfile -d 'Write DIR/surface_check.prom (node_exporter\'s textfile collector directory) instead of standard output: through a temporary file in DIR that the collector ignores, synced and renamed into place, mode 0644' -r -F
 complete -c surface-check -n "__fish_surface_check_using_subcommand metrics" -l root -d 'Read a captured tree instead of `/` (paths resolve inside it as under chroot)' -r -F

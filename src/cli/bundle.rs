@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::history::StateArgs;
-use super::{BusArgs, RootArgs, Sink, StatusArgs};
+use super::{RootArgs, Sink};
 use crate::bundle::{self, HistoryInput, Inputs};
 use crate::facts::{self, Fact};
 use crate::history::{History, store, view};
@@ -36,11 +36,6 @@ pub struct BundleArgs {
     /// With --review: write after listing, without asking.
     #[arg(long)]
     pub yes: bool,
-    /// Probe in this process, not through surface-checkd (as `status --local`).
-    #[arg(long)]
-    pub local: bool,
-    #[command(flatten)]
-    pub bus: BusArgs,
     #[command(flatten)]
     pub source: RootArgs,
     #[command(flatten)]
@@ -84,38 +79,19 @@ pub fn run(a: &BundleArgs, out: &mut impl Write) -> Result<i32> {
         .run_watched(facts::identity::read)
         .context("reading the host and user names")?;
 
-    let explicit_local =
-        a.local || a.source.dmesg.is_some() || a.source.root != std::path::Path::new("/");
-    // Probed here, the report is made from the redacted facts: every value in it that
-    // comes from the machine is redacted as facts.json's, and the program's own words
-    // stay as `status --json` prints them (no redaction rule runs over its sentences).
-    // Its verdicts are the live ones: `status --from` of a capture gives the same
-    // (tests/captured.rs). A daemon's report is redacted string by string instead.
-    let (report, report_redacted) = if explicit_local {
-        let redacted =
-            facts::redact::redact_with_users(&facts, identity.hostname.as_deref(), &identity.users)
-                .context("redacting the facts")?;
-        let r = crate::checks::diagnose(&redacted, &SURFACE_BOOK_2, &redacted.source.root);
-        (r, true)
-    } else {
-        let status_args = StatusArgs {
-            local: a.local,
-            bus: a.bus.clone(),
-            source: a.source.clone(),
-            json: true,
-            ..StatusArgs::default()
-        };
-        (
-            super::status_report_with(&status_args, Some(&facts))?,
-            false,
-        )
-    };
-    let report_origin = if explicit_local {
-        "probed by this process from the same facts, redacted".to_string()
-    } else {
-        "from surface-checkd when it answered, else probed by this process from the same facts"
-            .to_string()
-    };
+    // The report is the diagnosis of the redacted facts, the ones facts.json holds:
+    // every value in it that comes from the machine is redacted as there, the
+    // program's own words stay as `status --json` prints them (no redaction rule runs
+    // over its sentences), and `status --from facts.json` gives it again. Its
+    // verdicts are the live ones (tests/captured.rs). Not surface-checkd's report: a
+    // report from elsewhere could be redacted only string by string, which cannot
+    // tell the program's words from the machine's.
+    let redacted =
+        facts::redact::redact_with_users(&facts, identity.hostname.as_deref(), &identity.users)
+            .context("redacting the facts")?;
+    let report = crate::checks::diagnose(&redacted, &SURFACE_BOOK_2, &redacted.source.root);
+    let report_redacted = true;
+    let report_origin = "made from the redacted facts of facts.json".to_string();
 
     let needles = bundle::log_needles();
     let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
