@@ -124,7 +124,7 @@ else
     deb="$(ls "$work"/surface-check_*.deb)"
 fi
 say "package: $deb"
-pkg_version="$(dpkg-deb -f "$deb" Version)"
+pkg_version="$(dpkg-deb -f "$deb" Version 2>/dev/null)"
 
 # ---------------------------------------------------------------------------
 # 2. The chroot.
@@ -155,13 +155,14 @@ bookworm_uris() {
             END { flush() }'
     done
 }
-# Does URI serve bookworm? apt's own downloader (in every Debian) fetches its
-# Release file.
+# Is URI a Debian archive serving bookworm? apt's own downloader (in every
+# Debian) fetches its Release file, which must say Origin: Debian (a third
+# party's repository, e.g. Docker's, has a bookworm suite of its own).
 serves_bookworm() { # URI
     local out
     out="$(mktemp "$work/release.XXXXXX")"
     timeout 20 /usr/lib/apt/apt-helper download-file "${1%/}/dists/bookworm/Release" "$out" >/dev/null 2>&1 &&
-        grep -q '^Codename: *bookworm' "$out"
+        grep -qx 'Origin: Debian' "$out" && grep -qx 'Codename: bookworm' "$out"
 }
 mirror="${DEBIAN_MIRROR:-}"
 if [[ -z "$mirror" ]]; then
@@ -221,24 +222,25 @@ chmod 0755 "$root/tmp/recorders/deb-systemd-invoke" "$root/tmp/recorders/systemc
 fake_systemd() { # on|off
     rm -f "$root/tmp/invoked"
     : >"$root/tmp/invoked"
-    if [[ "$1" == on ]]; then mkdir -p "$root/run/systemd/system"; else rm -rf "$root/run/systemd"; fi
+    if [[ "$1" == on ]]; then mkdir -p "$root/run/systemd/system"; else rmdir "$root/run/systemd/system"; fi
 }
+[[ ! -e "$root/run/systemd/system" ]] || die "$root/run/systemd/system exists after debootstrap: the checks assume no systemd runs"
 # dpkg with the recorders first in the maintainer scripts' PATH.
 dpkg_recorded() { # DPKG-ARGS...
     in_chroot env PATH=/tmp/recorders:/usr/sbin:/usr/bin:/sbin:/bin dpkg "$@"
 }
-# Did a maintainer script run exactly this line (deb-systemd-invoke ...)?
-invoked() { # LINE
-    grep -qxF "$1" "$root/tmp/invoked" || {
-        echo "not run: $1; the maintainer scripts ran:"
-        cat "$root/tmp/invoked"
+# Did a maintainer script run exactly this line (in FILE, a copy of /tmp/invoked)?
+invoked() { # FILE LINE
+    grep -qxF "$2" "$1" || {
+        echo "not run: $2; the maintainer scripts ran:"
+        cat "$1"
         return 1
     }
 }
 
 # ---------------------------------------------------------------------------
 # 3. The package's Depends (first alternative, no version), and what the checks use.
-depends="$(dpkg-deb -f "$deb" Depends)"
+depends="$(dpkg-deb -f "$deb" Depends 2>/dev/null)"
 mapfile -t deps < <(tr ',' '\n' <<<"$depends" | sed -e 's/|.*//' -e 's/(.*)//' -e 's/[[:space:]]//g' | grep -v '^$')
 say "installing in the chroot: Depends (${deps[*]}), and systemd, man-db for the checks"
 in_chroot apt-get -q update >"$work/apt.log" 2>&1 || die "apt-get update in the chroot failed: $work/apt.log"
@@ -292,19 +294,47 @@ exec_of() { # FILE KEY
 echo "$me: checks in the chroot, after dpkg -i $(basename "$deb")"
 # Known: no Maintainer field. Cargo.toml names no authors and the package does
 # not invent one (docs/packaging.md); dpkg warns about it.
-if [[ -z "$(dpkg-deb -f "$deb" Maintainer)" ]]; then
+if [[ -z "$(dpkg-deb -f "$deb" Maintainer 2>/dev/null)" ]]; then
     echo "  warn  known: the package has no Maintainer field (Cargo.toml names no authors), dpkg warns about it"
 fi
-# Whatever else dpkg warned about, e.g. in the control file.
-if grep -i -A1 'warning' "$work/dpkg-install.log" | grep -v -e "missing 'Maintainer' field" -e '^--$' |
-    grep -v -B1 -x '' >"$work/dpkg-warnings.txt"; then
+# Whatever else dpkg warned about (a warning and the line after it), e.g. in the
+# control file.
+if awk 'w { print prev " " $0; w = 0; next } tolower($0) ~ /warning/ { prev = $0; w = 1 } END { if (w) print prev }' \
+    "$work/dpkg-install.log" | grep -v "missing 'Maintainer' field" >"$work/dpkg-warnings.txt"; then
     sed 's/^/  note  dpkg: /' "$work/dpkg-warnings.txt"
 fi
 
 check "postinst, with systemd running, started the daemon and the timer" \
-    sh -c "cp '$work/invoked-install.txt' '$root/tmp/invoked' && $(declare -f invoked); invoked 'deb-systemd-invoke start surface-checkd.service surface-check-report.timer'"
+    invoked "$work/invoked-install.txt" "deb-systemd-invoke start surface-checkd.service surface-check-report.timer"
 
-mapfile -t files < <(in_chroot dpkg -L surface-check)
+mapfile -t files < <(in_chroot dpkg -L surface-check 2>/dev/null)
+
+# The package's files (dpkg -L, as installed) are those of
+# `scripts/install.sh --prefix /usr` with the package's own binaries: every
+# path but directories and the documentation directory (cargo-deb's copyright
+# and changelog), man pages without the .gz cargo-deb adds.
+layout_diff() {
+    local x="$work/deb-x" dest="$work/install-sh"
+    rm -rf "$x" "$dest"
+    dpkg-deb -x "$deb" "$x" &&
+        scripts/install.sh --prefix /usr --destdir "$dest" \
+            --binary "$x/usr/bin/surface-check" --daemon "$x/usr/bin/surface-checkd" >/dev/null || return 1
+    local f
+    for f in "${files[@]}"; do
+        [[ "$f" == /usr/share/doc/* ]] && continue
+        [[ -d "$root$f" && ! -L "$root$f" ]] && continue
+        [[ "$f" == /usr/share/man/*.gz ]] && f="${f%.gz}"
+        echo "$f"
+    done | LC_ALL=C sort >"$work/dpkg-L.txt"
+    (cd "$dest" && find . ! -type d -printf '/%P\n') | LC_ALL=C sort >"$work/install-sh.txt"
+    if ! cmp -s "$work/dpkg-L.txt" "$work/install-sh.txt"; then
+        echo "only in the package (+), only in install.sh's (-):"
+        diff "$work/install-sh.txt" "$work/dpkg-L.txt" | grep '^[<>]' | sed -e 's/^</-/' -e 's/^>/+/'
+        return 1
+    fi
+    [[ -s "$work/dpkg-L.txt" ]]
+}
+check "dpkg -L equals scripts/install.sh --prefix /usr (the package's binaries)" layout_diff
 mapfile -t system_units < <(printf '%s\n' "${files[@]}" | grep -E '^/usr/lib/systemd/system/[^/]+\.(service|timer)$')
 mapfile -t user_units < <(printf '%s\n' "${files[@]}" | grep -E '^/usr/lib/systemd/user/[^/]+\.service$')
 check "the package installs system units and a user unit (${#system_units[@]} + ${#user_units[@]})" \
@@ -340,14 +370,17 @@ check "bash completion" in_test -f /usr/share/bash-completion/completions/surfac
 check "zsh completion" in_test -f /usr/share/zsh/site-functions/_surface-check
 check "fish completion" in_test -f /usr/share/fish/vendor_completions.d/surface-check.fish
 
-# Enablement: a symlink for every WantedBy= and Alias= of the units postinst enables.
+# Enablement: a symlink for every WantedBy= and Alias= of the units postinst
+# enables. A unit that is missing, or names no WantedBy=, fails here rather
+# than giving no checks.
 for unit in surface-checkd.service surface-check-report.timer; do
     f="/usr/lib/systemd/system/$unit"
-    for target in $(values "$f" WantedBy); do
+    check "$unit is installed and has a WantedBy=" sh -c "grep -q '^WantedBy=.' '$root$f'"
+    for target in $(values "$f" WantedBy 2>/dev/null); do
         link="/etc/systemd/system/$target.wants/$unit"
         check "enabled: $link -> $unit" in_chroot sh -c "[ \"\$(readlink -f '$link')\" = '$f' ]"
     done
-    for alias in $(values "$f" Alias); do
+    for alias in $(values "$f" Alias 2>/dev/null); do
         link="/etc/systemd/system/$alias"
         check "enabled: alias $link -> $unit" in_chroot sh -c "[ \"\$(readlink -f '$link')\" = '$f' ]"
     done
@@ -377,7 +410,9 @@ check "surface-check report --root TREE records the boot in /var/lib/surface-che
 bus_check() {
     mkdir -p "$root/run/dbus"
     rm -f "$root/run/dbus/system_bus_socket"
-    in_chroot dbus-daemon --system --nofork --nopidfile >"$work/bus.log" 2>&1 &
+    # chroot, not the in_chroot function: `&` on a function would fork a
+    # subshell and $! be its pid. chroot and env exec, so $! is dbus-daemon's.
+    chroot "$root" "${chroot_env[@]}" dbus-daemon --system --nofork --nopidfile >"$work/bus.log" 2>&1 &
     bus_pid=$!
     for _ in $(seq 100); do
         [[ -S "$root/run/dbus/system_bus_socket" ]] && break
@@ -406,15 +441,55 @@ fi
 bus_pid=
 daemon_pid=
 rm -rf "$root/run/dbus"
+# The bus and the daemon are gone: nothing runs in the chroot any more.
+none_chrooted() {
+    local pid left=""
+    for _ in $(seq 50); do
+        left="$(chrooted)"
+        [[ -z "$left" ]] && return 0
+        sleep 0.1
+    done
+    echo "still running in the chroot:"
+    for pid in $left; do echo "  $pid $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"; done
+    return 1
+}
+check "no process is left running in the chroot (bus, daemon)" none_chrooted
 
 # ---------------------------------------------------------------------------
 # 5. Upgrade, remove, purge.
-check "dpkg -i again (an upgrade) keeps the history and the enablement" in_chroot sh -c '
-    dpkg -i /tmp/surface-check.deb >/dev/null 2>&1 &&
+# Each with systemd "running" (the recorders), to see what is started and stopped.
+recorded() { # FILE-FOR-THE-RECORD DPKG-ARGS...
+    local rc=0 out="$1"
+    shift
+    fake_systemd on
+    dpkg_recorded "$@" >"$work/dpkg.log" 2>&1 || rc=$?
+    cp "$root/tmp/invoked" "$out"
+    fake_systemd off
+    [[ $rc -eq 0 ]] || { cat "$work/dpkg.log"; return 1; }
+}
+check "dpkg -i again (an upgrade)" recorded "$work/invoked-upgrade.txt" -i /tmp/surface-check.deb
+check "postinst, on an upgrade, restarted the daemon and the timer" \
+    invoked "$work/invoked-upgrade.txt" "deb-systemd-invoke restart surface-checkd.service surface-check-report.timer"
+check "the upgrade kept the history and the enablement" in_chroot sh -c '
     test -s /var/lib/surface-check/history.sqlite &&
+    test -L /etc/systemd/system/multi-user.target.wants/surface-checkd.service &&
+    test -L /etc/systemd/system/timers.target.wants/surface-check-report.timer'
+
+# The administrator disables the timer (systemctl disable; deb-systemd-helper
+# itself refuses to run outside a maintainer script); a reinstall keeps it
+# disabled: postinst's deb-systemd-helper was-enabled sees its links gone.
+in_chroot systemctl disable surface-check-report.timer >/dev/null 2>&1 || true
+check "systemctl disable surface-check-report.timer removed its symlinks" \
+    in_chroot sh -c '! ls /etc/systemd/system/*.wants/surface-check-report.timer 2>/dev/null | grep -q .'
+check "dpkg -i again (a reinstall)" recorded "$work/invoked-reinstall.txt" -i /tmp/surface-check.deb
+check "a reinstall keeps the disabled timer disabled (and the daemon enabled)" in_chroot sh -c '
+    ! ls /etc/systemd/system/*.wants/surface-check-report.timer 2>/dev/null | grep -q . &&
     test -L /etc/systemd/system/multi-user.target.wants/surface-checkd.service'
-check "dpkg --remove keeps the history, removes the files" in_chroot sh -c '
-    dpkg --remove surface-check >/dev/null 2>&1 &&
+
+check "dpkg --remove" recorded "$work/invoked-remove.txt" --remove surface-check
+check "prerm, on removal, stopped the timer, the report and the daemon" \
+    invoked "$work/invoked-remove.txt" "deb-systemd-invoke stop surface-check-report.timer surface-check-report.service surface-checkd.service"
+check "the removal kept the history, removed the files" in_chroot sh -c '
     test -s /var/lib/surface-check/history.sqlite &&
     ! test -e /usr/bin/surface-check'
 check "dpkg --purge removes the history and the enablement" in_chroot sh -c '
@@ -431,6 +506,7 @@ purge_diff() {
     fi
 }
 check "after purge the chroot holds exactly what it held before dpkg -i" purge_diff
+check "no process runs in the chroot at the end" none_chrooted
 
 echo "$me: $passed checks passed, ${#failed[@]} failed"
 if [[ ${#failed[@]} -ne 0 ]]; then

@@ -107,8 +107,9 @@ packages=(
     strace util-linux time
     # tests/preflight_sources.rs, tests/preflight.rs: builds .rpm packages with
     # rpmbuild, initrds with cpio, Arch packages with zstd and xz; the .deb packages
-    # with ar (binutils) and tar.
-    rpm cpio zstd xz-utils
+    # with ar (binutils) and tar. tests/packaging.rs: rpmbuild's find-debuginfo
+    # strips with elfutils' eu-strip.
+    rpm cpio zstd xz-utils elfutils
     # tests/nix.rs: every .nix file parses and the NixOS module evaluates
     # (nix-instantiate, offline, against a stub of nixpkgs' lib).
     nix-bin
@@ -136,7 +137,7 @@ else
     fi
 fi
 for tool in cc c++ make qemu-system-x86_64 depmod dpkg-deb ldd strip strace losetup /usr/bin/time \
-    rpmbuild cpio zstd xz ar nix-instantiate promtool debootstrap dpkg-shlibdeps; do
+    rpmbuild cpio zstd xz ar nix-instantiate promtool debootstrap dpkg-shlibdeps eu-strip; do
     command -v "$tool" >/dev/null || fail "$tool not found after set-up"
 done
 
