@@ -17,9 +17,6 @@ use std::fmt::Write as _;
 use crate::history::diff::{BootRef, Comparison};
 use crate::report::{Report, Status};
 
-/// The Content-Type of the format [`render`] writes.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
-
 /// The file `--textfile DIR` writes: node_exporter's textfile collector reads the
 /// files of its directory whose names end in `.prom`.
 pub const TEXTFILE_NAME: &str = "surface_check.prom";

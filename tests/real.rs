@@ -854,7 +854,9 @@ fn readme_shows_real_output() {
         if std::env::var_os("README_DUMP").is_some() {
             eprintln!("==== {probe} exit {:?}\n{text}", out.status.code());
         }
-        let marker = format!("<!-- real output: {probe} -->\n```\n$ surface-check\n");
+        let marker = format!(
+            "<!-- real output: {probe} -->\n```\n$ surface-check status --root {probe}/ --dmesg tests/real/{probe}.dmesg\n"
+        );
         let Some(start) = readme.find(&marker) else {
             failures.push(format!("README.md has no block `{}`", marker.trim_end()));
             continue;

@@ -30,9 +30,8 @@ pub const LOG_WORDS: &[&str] = &[
     "surface", "ssam", "ipts", "ipu3", "ov5693", "ov8865", "ov7251", "int3472", "dtx", "mwifiex",
 ];
 
-/// Most lines in `kernel-log.txt` (the kernel-log reader keeps at most
-/// [`crate::facts::kmsg::MAX_LINES`] in any case).
-pub const MAX_LOG_LINES: usize = 5000;
+/// Most lines in `kernel-log.txt`: what the kernel-log reader keeps.
+pub const MAX_LOG_LINES: usize = crate::facts::kmsg::MAX_LINES;
 /// Most bytes of kernel-log lines in `kernel-log.txt`.
 pub const MAX_LOG_BYTES: usize = 1 << 20;
 /// Boots of the history in `history.json`.
@@ -44,10 +43,10 @@ pub const ARCHIVE_DIR: &str = "surface-check-bundle";
 const MARKERS: &[(&str, &str)] = &[
     (
         "<redacted>",
-        "serial numbers, command-line values and other masked values",
+        "serial numbers, machine ids, command-line values and other masked values",
     ),
     ("<mac>", "MAC addresses"),
-    ("<uuid>", "UUIDs (boot ids, file-system UUIDs, machine ids)"),
+    ("<uuid>", "UUIDs (boot ids, file-system UUIDs)"),
     ("<ip>", "IPv4 and IPv6 addresses"),
     ("<ssid>", "Wi-Fi network names"),
     ("<host>", "host names"),
@@ -291,7 +290,7 @@ fn kernel_log(
             if cut {
                 let n = format!(
                     "cut: {kept} lines kept (at most {} lines, {} MiB); later lines are missing",
-                    MAX_LOG_LINES.min(crate::facts::kmsg::MAX_LINES),
+                    MAX_LOG_LINES,
                     MAX_LOG_BYTES >> 20
                 );
                 let _ = writeln!(out, "# {n}");

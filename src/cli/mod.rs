@@ -161,7 +161,7 @@ baseline here."
     /// Write one redacted archive for a bug report.
     #[command(
         long_about = "Write one redacted archive for a bug report (.tar.gz): report.json (the report \
-`status --json` prints), facts.json (the facts, redacted as `capture` redacts them), \
+of the redacted facts, as `status --from facts.json --json` prints it), facts.json (the facts, redacted as `capture` redacts them), \
 kernel-log.txt (this boot's kernel messages naming surface, ssam, ipts, ipu3, ov5693, ov8865, \
 ov7251, int3472, dtx or mwifiex), modules.txt (the loaded modules), services.txt (iptsd and \
 surface-dtx-daemon), history.json (the history's last 10 boots) and MANIFEST.txt (what each file \

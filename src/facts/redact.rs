@@ -119,7 +119,13 @@ pub fn redact_with_users(
     let host = identifying(hostname);
     let users = identifying_users(users);
     let mut v = serde_json::to_value(facts)?;
+    // Kernel releases that only look like addresses (`6.1.2.3`) are kept wherever
+    // they stand: the checks compare them (the booted generation's module
+    // directories against `uname -r`), and a capture must give the live verdicts.
+    let releases = address_like_releases(&v);
+    shield(&mut v, &releases, true);
     walk(&mut v, false);
+    shield(&mut v, &releases, false);
     let mut out: Facts = serde_json::from_value(v)?;
 
     if let Fact::Ok(s) = &mut out.kernel.version {
@@ -143,15 +149,6 @@ pub fn redact_with_users(
         }
     }
     out.source.root = names(&out.source.root, host, &users);
-    // `uname -r` is no address (`6.19.8.3-surface`, `6.1.2.3`): kept when redaction
-    // would only have masked an address in it.
-    if let (Fact::Ok(orig), Fact::Ok(r)) = (&facts.kernel.release, &mut out.kernel.release)
-        && generic_spans(orig, false)
-            .iter()
-            .all(|sp| sp.with == "<ip>")
-    {
-        r.clone_from(orig);
-    }
 
     // Log lines: from the original facts, whose identifiers the checks search for.
     let needles = log_needles(facts);
@@ -163,6 +160,66 @@ pub fn redact_with_users(
     }
     out.source.redacted = true;
     Ok(out)
+}
+
+/// The kernel releases in the facts (`kernel.release`, every `module_releases`
+/// entry) that redaction would change only by masking an address in them
+/// (`6.19.8.3-surface`, `6.1.2.3`), longest first.
+fn address_like_releases(v: &Value) -> Vec<String> {
+    fn collect(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        ("module_releases", Value::Array(a)) => {
+                            out.extend(a.iter().filter_map(|r| r.as_str().map(String::from)));
+                        }
+                        _ => collect(x, out),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Some(r) = v.pointer("/kernel/release/ok").and_then(Value::as_str) {
+        out.push(r.to_string());
+    }
+    collect(v, &mut out);
+    out.retain(|r| {
+        let spans = generic_spans(r, false);
+        !spans.is_empty() && spans.iter().all(|sp| sp.with == "<ip>")
+    });
+    out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    out.dedup();
+    out
+}
+
+/// Replaces each of `releases` in every string of `v` by a placeholder no redaction
+/// rule reads (Unicode private-use characters), or (`hide` false) back.
+fn shield(v: &mut Value, releases: &[String], hide: bool) {
+    if releases.is_empty() {
+        return;
+    }
+    let token = |i: usize| format!("\u{e000}{}\u{e001}", "\u{e002}".repeat(i + 1));
+    match v {
+        Value::String(s) => {
+            for (i, r) in releases.iter().enumerate() {
+                let (from, to) = if hide {
+                    (r.clone(), token(i))
+                } else {
+                    (token(i), r.clone())
+                };
+                if s.contains(&from) {
+                    *s = s.replace(&from, &to);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| shield(x, releases, hide)),
+        Value::Object(m) => m.values_mut().for_each(|x| shield(x, releases, hide)),
+        _ => {}
+    }
 }
 
 /// Whether a kernel-log line keeps `word` (a host or user name) where it stands
@@ -1314,6 +1371,38 @@ fn hex_run_spans(s: &str, n: usize) -> Vec<Span> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A NixOS kernel whose release looks like an address (`6.1.2.3`): the booted
+    /// generation's module directories and `uname -r` stay equal after redaction,
+    /// so the capture gives the live verdicts (the generation check compares them).
+    #[test]
+    fn an_address_like_release_is_kept_wherever_it_stands() {
+        let seed = include_str!("../../fuzz/seeds/facts_json/sb2-15-nixos.json");
+        let text = seed.replace("6.19.8", "6.1.2.3");
+        let facts = Facts::from_json(text.as_bytes()).expect("the seed capture");
+        let out = redact(&facts, Some("alicebook")).unwrap();
+        let v = serde_json::to_value(&out).unwrap();
+        assert_eq!(
+            v.pointer("/kernel/release/ok"),
+            Some(&Value::from("6.1.2.3"))
+        );
+        assert_eq!(
+            v.pointer("/nixos/booted/ok/module_releases/0"),
+            Some(&Value::from("6.1.2.3"))
+        );
+        let text = serde_json::to_string(&v).unwrap();
+        assert!(!text.contains('\u{e000}'), "a placeholder was left");
+        let verdicts = |f: &Facts| {
+            let r = crate::checks::diagnose(f, &crate::profiles::SURFACE_BOOK_2, "/");
+            r.subsystems
+                .iter()
+                .flat_map(|s| s.checks.iter().map(|c| (c.id.clone(), c.status)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(verdicts(&facts), verdicts(&out));
+        // An address elsewhere is still masked.
+        assert_eq!(redact_str("peer 10.1.2.3 up", false), "peer <ip> up");
+    }
 
     /// Found by fuzzing: a multi-byte character right before twelve hex digits.
     #[test]
