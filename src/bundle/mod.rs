@@ -25,7 +25,8 @@ use crate::facts::redact;
 use crate::facts::{Fact, Facts, KernelLog};
 use crate::report::Report;
 
-/// The words whose kernel-log lines go in `kernel-log.txt`, matched in any case.
+/// The words whose kernel-log lines go in `kernel-log.txt`: searched for as
+/// [`log_needles`] spells them.
 pub const LOG_WORDS: &[&str] = &[
     "surface", "ssam", "ipts", "ipu3", "ov5693", "ov8865", "ov7251", "int3472", "dtx", "mwifiex",
 ];
