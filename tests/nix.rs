@@ -44,6 +44,23 @@ fn run(cmd: &mut Command, package: &str) -> Output {
 }
 
 fn nix_instantiate(args: &[&str]) -> Output {
+    // On a fresh machine the first nix-instantiate creates the Nix database
+    // (/nix/var/nix/db); several creating it at once fail with "SQLite database
+    // ... is busy". One evaluation, alone, creates it before the others run.
+    static DATABASE: std::sync::Once = std::sync::Once::new();
+    DATABASE.call_once(|| {
+        let out = run(
+            Command::new("nix-instantiate")
+                .args(["--eval", "--expr", "null"])
+                .env_remove("NIX_PATH"),
+            "nix-bin",
+        );
+        assert!(
+            out.status.success(),
+            "nix-instantiate cannot evaluate `null`: {}",
+            text(&out.stderr)
+        );
+    });
     run(
         Command::new("nix-instantiate")
             .args(args)
