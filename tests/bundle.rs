@@ -621,6 +621,39 @@ fn hostile_sources_still_give_a_bundle_with_notes() {
     );
 }
 
+/// A `--dmesg` file that cannot be read leaves a note naming its path, and the
+/// path names the user, the host and an address: redacted in every file and in the
+/// listing, `facts.json`'s unreadable log included.
+#[test]
+fn an_unreadable_dmesg_path_is_redacted_everywhere() {
+    let t = planted();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home").join(USER);
+    // A directory where the log should be: read_file refuses it. (Names are masked
+    // as whole words: `alicebook-dmesg` would keep the host, documented.)
+    let log = home.join(HOST).join(IPS[0]).join("dmesg");
+    std::fs::create_dir_all(&log).unwrap();
+    let missing = home.join(format!("{}.txt", UUIDS[2]));
+    for path in [&log, &missing] {
+        let p = path.to_str().unwrap();
+        let (code, out, err, archive, _keep) = bundle(&t, &["--dmesg", p, "--review", "--yes"]);
+        assert_eq!(code, 0, "{err}");
+        let files = unpack(&archive);
+        let facts: serde_json::Value = serde_json::from_str(file(&files, "facts.json")).unwrap();
+        let unread = &facts["kernel_log"]["unknown"];
+        assert!(
+            unread["path"]
+                .as_str()
+                .is_some_and(|x| x.contains("/home/<user>/")),
+            "facts.json's kernel_log: {}",
+            facts["kernel_log"]
+        );
+        assert!(unread["reason"].as_str().is_some(), "{unread}");
+        assert_nothing_planted(&files, &[]);
+        assert_nothing_planted(&[("the --review listing".into(), out)], &[]);
+    }
+}
+
 #[test]
 fn control_characters_are_escaped() {
     let t = Sb2::new(Size::In13, Distro::DebianSurface).build();
@@ -630,9 +663,22 @@ fn control_characters_are_escaped() {
         "[    0.0] Linux version 6.1\n[    1.0] surface \u{1b}]0;x\u{7} \u{1b}[31mred\n",
     )
     .unwrap();
+    // A module whose state and taint fields (which the parser takes as they are)
+    // hold escape sequences.
+    let mut modules = std::fs::read_to_string(t.path().join("proc/modules")).unwrap();
+    modules.push_str("evil 4096 0 - Live\u{1b}[31m 0x0 (O\u{1b}]0;x\u{7})\n");
+    t.file("proc/modules", modules);
     let d = log.path().to_str().unwrap();
     let (code, out, err, archive, _keep) = bundle(&t, &["--dmesg", d, "--review", "--yes"]);
     assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("evil 4096 0 Live\\x1b[31m - O\\x1b]0;x\\x07"),
+        "{}",
+        out.lines()
+            .filter(|l| l.contains("evil"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     assert!(
         out.contains("  | surface \\x1b]0;x\\x07 \\x1b[31mred"),
         "{}",
@@ -862,8 +908,8 @@ proptest! {
 }
 
 /// A compressed archive never goes to a terminal: standard output on a pseudo
-/// terminal (util-linux's `script` gives one), `--review --yes -o -` too, and
-/// `-o /dev/tty`; a file written from the same terminal is fine.
+/// terminal (util-linux's `script` gives one), with `--review` or `--review --yes`
+/// too, and `-o /dev/tty`; a file written from the same terminal is fine.
 #[test]
 fn no_archive_is_written_to_a_terminal() {
     let t = Sb2::new(Size::In13, Distro::DebianSurface).build();
@@ -884,7 +930,14 @@ fn no_archive_is_written_to_a_terminal() {
             String::from_utf8_lossy(&out.stdout).into_owned(),
         )
     };
-    for args in ["-o -", "--review --yes -o -", "-o /dev/tty"] {
+    for args in [
+        "-o -",
+        "--review --yes -o -",
+        "-o /dev/tty",
+        // Asked on the terminal, `y` would send it there.
+        "--review -o -",
+        "--review -o /dev/tty",
+    ] {
         let (code, text) = on_a_terminal(args);
         assert_eq!(code, Some(2), "{args}: {text}");
         assert!(

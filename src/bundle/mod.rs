@@ -331,7 +331,11 @@ fn modules(facts: &Facts) -> String {
             );
         }
     }
+    // Control characters (a hostile tree's module names) as `\xNN`, line by line.
     redact::redact_str(&out, false)
+        .lines()
+        .map(|l| format!("{}\n", visible(l)))
+        .collect()
 }
 
 /// The daemons `services.txt` describes: (title, what names its units and
@@ -572,7 +576,9 @@ fn leaves(v: &Value, path: &mut String, out: &mut String) {
         Value::Object(m) if !m.is_empty() => {
             for (k, x) in m {
                 path.push('/');
-                path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                // A key from the machine (a udev property's name) may hold a
+                // terminal's escape sequences: shown as `\xNN`, as values are.
+                path.push_str(&visible(&k.replace('~', "~0").replace('/', "~1")));
                 leaves(x, path, out);
                 path.truncate(len);
             }
@@ -628,7 +634,11 @@ mod tests {
                 file(
                     "a.json",
                     "a",
-                    Body::Json(serde_json::json!({"x": {"y": [1, "z"]}, "e": []})),
+                    Body::Json(serde_json::json!({
+                        "x": {"y": [1, "z"]},
+                        "e": [],
+                        "k\u{1b}[2J": "v\u{1b}[2J",
+                    })),
                 ),
                 file("b.txt", "b", Body::Text("one\ntwo\n".into())),
             ],
@@ -636,6 +646,9 @@ mod tests {
         let r = b.review();
         assert!(r.contains("  /x/y/0 = 1\n  /x/y/1 = \"z\"\n"), "{r}");
         assert!(r.contains("  /e = []\n"), "{r}");
+        // A key from the machine is shown as its value is: no raw escape.
+        assert!(r.contains("  /k\\x1b[2J = \"v\\u001b[2J\"\n"), "{r}");
+        assert!(!r.contains('\u{1b}'), "{r}");
         assert!(
             r.contains("== b.txt (8 bytes): b\n  | one\n  | two\n"),
             "{r}"

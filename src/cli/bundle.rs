@@ -28,9 +28,9 @@ pub struct BundleArgs {
     /// refused.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// List every file and field that goes in before writing. On a terminal, asks
-    /// "Write FILE? [y/N]"; otherwise prints the list and writes nothing unless
-    /// --yes is given.
+    /// List every file and field that goes in before writing. When standard input
+    /// and standard error are a terminal, asks "Write FILE? [y/N]"; otherwise
+    /// prints the list and writes nothing unless --yes is given.
     #[arg(long)]
     pub review: bool,
     /// With --review: write after listing, without asking.
@@ -52,9 +52,9 @@ pub fn run(a: &BundleArgs, out: &mut impl Write) -> Result<i32> {
     // Where it goes is checked before the probe: a directory or a link fails at once.
     let sink = Sink::resolve(&path)?;
     let to_stdout = matches!(sink, Sink::Stdout);
-    // A listing without --yes writes no archive; anything else that would go to a
-    // terminal is refused before the probe.
-    if (!a.review || a.yes) && writes_to_terminal(&sink) {
+    // An archive that would go to a terminal is refused before the probe, with
+    // --review too: its question could otherwise be answered with `y`.
+    if writes_to_terminal(&sink) {
         anyhow::bail!(
             "refusing to write a compressed archive to a terminal; redirect it or give -o FILE"
         );

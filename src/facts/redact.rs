@@ -152,18 +152,28 @@ pub fn redact_with_users(
 
     // Log lines: from the original facts, whose identifiers the checks search for.
     let needles = log_needles(facts);
-    if let Fact::Ok(log) = &mut out.kernel_log {
-        log.source = redact_str(&names(&log.source, host, &users), false);
-        for l in &mut log.lines {
-            *l = redact_log_line_with(l, host, &users, &needles);
+    let text = |s: &str| redact_str(&names(s, host, &users), false);
+    match &mut out.kernel_log {
+        Fact::Ok(log) => {
+            log.source = text(&log.source);
+            for l in &mut log.lines {
+                *l = redact_log_line_with(l, host, &users, &needles);
+            }
         }
+        // A log that could not be read names its path (`--dmesg /home/<user>/...`),
+        // and the reason repeats it: the walk above left both to this.
+        Fact::Unknown { path, reason } => {
+            *path = text(path);
+            *reason = text(reason);
+        }
+        Fact::Absent { path } => *path = text(path),
     }
     out.source.redacted = true;
     Ok(out)
 }
 
 /// The kernel releases in the facts (`kernel.release`, every `module_releases`
-/// entry) that redaction would change only by masking an address in them
+/// entry) or in a history listing (every string `kernel`) that redaction would change only by masking an address in them
 /// (`6.19.8.3-surface`, `6.1.2.3`), longest first.
 fn address_like_releases(v: &Value) -> Vec<String> {
     fn collect(v: &Value, out: &mut Vec<String>) {
@@ -174,6 +184,8 @@ fn address_like_releases(v: &Value) -> Vec<String> {
                         ("module_releases", Value::Array(a)) => {
                             out.extend(a.iter().filter_map(|r| r.as_str().map(String::from)));
                         }
+                        // A history listing's boots (`"kernel": "6.1.2.3"`).
+                        ("kernel", Value::String(r)) => out.push(r.clone()),
                         _ => collect(x, out),
                     }
                 }
@@ -270,7 +282,7 @@ pub fn redact_log_line(s: &str, host: Option<&str>, users: &[String]) -> String 
         s,
         identifying(host),
         &identifying_users(users),
-        &static_needles(),
+        static_needles(),
     )
 }
 
@@ -315,8 +327,14 @@ fn line_spans(s: &str, host: Option<&str>, users: &[&str], program_text: bool) -
 
 /// Every string of the profile (device ids, module names, patch markers), but the
 /// log collector's filter (`log_needles`: what lines to keep, not what checks match)
-/// and the release marker, and [`LOG_CHECK_NEEDLES`].
-fn static_needles() -> Vec<String> {
+/// and the release marker, and [`LOG_CHECK_NEEDLES`]. Made once: a bundle redacts
+/// up to thousands of lines with them.
+fn static_needles() -> &'static [String] {
+    static NEEDLES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    NEEDLES.get_or_init(make_static_needles)
+}
+
+fn make_static_needles() -> Vec<String> {
     let profile = &crate::profiles::SURFACE_BOOK_2;
     let mut all = quoted_strings(&format!("{profile:?}"));
     // The release marker is matched against `uname -r`, never the log.
@@ -368,7 +386,7 @@ fn quoted_strings(debug: &str) -> Vec<String> {
 /// supply names. A name that redaction changes (one with a MAC) is masked in the log
 /// the same way, so it is no needle here.
 fn log_needles(facts: &Facts) -> Vec<String> {
-    let mut set: BTreeSet<String> = static_needles().into_iter().collect();
+    let mut set: BTreeSet<String> = static_needles().iter().cloned().collect();
     for devs in facts.buses.values() {
         if let Fact::Ok(devs) = devs {
             for d in devs {
@@ -1147,7 +1165,8 @@ const MAX_SSID_TEXT: usize = 32 * 4;
 
 /// Wi-Fi network names where the kernel names one: mwifiex's `info: trying to
 /// associate to '<ssid>' bssid ...` (and `associate with`, `connecting to`,
-/// `connected to` before a quoted name), and the name after a word `SSID` or
+/// `connected to`, `join to` before a quoted name), its older unquoted `associate
+/// to <ssid> and bssid` and `join to <ssid> and bssid`, and the name after a word `SSID` or
 /// `ESSID` (any case; never `BSSID`, an address masked as one) with `=` or `:`
 /// (`SSID: <ssid>`, `ssid=<ssid>`) or before a quoted name (`ssid '<ssid>'`).
 fn ssid_spans(s: &str) -> Vec<Span> {
@@ -1166,6 +1185,7 @@ fn ssid_spans(s: &str) -> Vec<Span> {
     };
     for marker in [
         "associate to ",
+        "join to ",
         "associate with ",
         "associating to ",
         "associating with ",
@@ -1180,10 +1200,15 @@ fn ssid_spans(s: &str) -> Vec<Span> {
                 .then(|| lower[at + 1..].rfind("' bssid"))
                 .flatten()
                 .filter(|&e| e > 0);
+            // Kernels before 5.12 printed it unquoted: `info: Trying to associate
+            // to <ssid> and bssid ...`, `info: trying to join to <ssid> and bssid`.
+            let unquoted = lower[at..].rfind(" and bssid").filter(|&e| e > 0);
             if let Some(e) = bssid {
                 out.push(span(at + 1, at + 1 + e, "<ssid>"));
             } else if let Some((a, e)) = quoted(at) {
                 out.push(span(a, e, "<ssid>"));
+            } else if let Some(e) = unquoted {
+                out.push(span(at, at + e, "<ssid>"));
             }
         }
     }
@@ -1266,7 +1291,12 @@ pub fn redact_json(v: &mut Value, hostname: Option<&str>, users: &[String]) {
     let host = identifying(hostname);
     let users = identifying_users(users);
     let needles = static_needles();
-    redact_json_with(v, host, &users, &needles);
+    // Kernel releases that only look like addresses (`6.1.2.3`) are kept, as in
+    // the facts: a boot's release and its label name the kernel, not a host.
+    let releases = address_like_releases(v);
+    shield(v, &releases, true);
+    redact_json_with(v, host, &users, needles);
+    shield(v, &releases, false);
 }
 
 fn redact_json_with(v: &mut Value, host: Option<&str>, users: &[&str], needles: &[String]) {
@@ -1621,6 +1651,46 @@ mod tests {
             r("surface_serial_hub serial0-0: SAM"),
             "surface_serial_hub serial0-0: SAM"
         );
+    }
+
+    /// mwifiex before Linux 5.12 printed the network name unquoted.
+    #[test]
+    fn unquoted_network_names_of_older_kernels() {
+        let r = |s: &str| redact_log_line(s, None, &[]);
+        assert_eq!(
+            r(
+                "mwifiex_pcie 0000:01:00.0: info: Trying to associate to Carol Home and bssid 70:bc:10:aa:bb:cc"
+            ),
+            "mwifiex_pcie 0000:01:00.0: info: Trying to associate to <ssid> and bssid <mac>"
+        );
+        assert_eq!(
+            r(
+                "mwifiex_pcie 0000:01:00.0: info: trying to join to Bob's and bssid Net and bssid 70:bc:10:aa:bb:cc"
+            ),
+            "mwifiex_pcie 0000:01:00.0: info: trying to join to <ssid> and bssid <mac>"
+        );
+        // Today's wording names no network: nothing to mask but the address.
+        assert_eq!(
+            r("mwifiex_pcie 0000:01:00.0: info: trying to join to bssid 70:bc:10:aa:bb:cc"),
+            "mwifiex_pcie 0000:01:00.0: info: trying to join to bssid <mac>"
+        );
+    }
+
+    /// A history listing's releases that look like addresses stay, in the boot and
+    /// its label; an address beside them does not.
+    #[test]
+    fn a_history_listing_keeps_address_like_releases() {
+        let mut v = serde_json::json!({
+            "boots": [{
+                "kernel": "6.1.2.3",
+                "label": "6.1.2.3 (generation 42)",
+                "note": "from 192.168.1.20",
+            }]
+        });
+        redact_json(&mut v, None, &[]);
+        assert_eq!(v["boots"][0]["kernel"], "6.1.2.3");
+        assert_eq!(v["boots"][0]["label"], "6.1.2.3 (generation 42)");
+        assert_eq!(v["boots"][0]["note"], "from <ip>");
     }
 
     #[test]
