@@ -247,9 +247,16 @@ pub fn log_keeps(facts: &Facts, word: &str) -> bool {
 /// something sets a name, `(none)` (CONFIG_DEFAULT_HOSTNAME).
 const ANONYMOUS_HOSTS: &[&str] = &["localhost", "(none)"];
 
-/// The host name to mask, if it identifies the machine.
+/// The host name to mask, if it identifies the machine. Of a fully qualified name
+/// (`alicebook.corp.example.com`), its first label: logs name the host by it alone,
+/// and where the domain follows, the mask takes it along ([`word_spans`]).
 fn identifying(hostname: Option<&str>) -> Option<&str> {
-    hostname.filter(|h| h.len() >= 2 && !ANONYMOUS_HOSTS.contains(h))
+    let h = hostname?;
+    let h = match h.split_once('.') {
+        Some((label, _)) if label.len() >= 2 => label,
+        _ => h,
+    };
+    (h.len() >= 2 && !ANONYMOUS_HOSTS.contains(&h)).then_some(h)
 }
 
 fn identifying_users(users: &[String]) -> Vec<&str> {
@@ -1479,6 +1486,26 @@ mod tests {
         assert_eq!(identifying(Some("localhost")), None);
         assert_eq!(identifying(Some("x")), None);
         assert_eq!(identifying(Some("sb2-alice")), Some("sb2-alice"));
+        assert_eq!(identifying(Some("localhost.localdomain")), None);
+    }
+
+    /// A host name set fully qualified is masked where its first label stands alone
+    /// too, and with its domain where that follows.
+    #[test]
+    fn a_fully_qualified_host_name_is_masked_by_its_first_label() {
+        let host = Some("alicebook.corp.example.com");
+        assert_eq!(identifying(host), Some("alicebook"));
+        let r = |s: &str| redact_log_line(s, host, &[]);
+        assert_eq!(
+            r("systemd[1]: Hostname set to <alicebook.corp.example.com>."),
+            "systemd[1]: Hostname set to <<host>>."
+        );
+        assert_eq!(r("surface: AliceBook ready"), "surface: <host> ready");
+        assert_eq!(
+            r("surface: alicebook-dock ready"),
+            "surface: alicebook-dock ready"
+        );
+        assert_eq!(identifying(Some("a.example.com")), Some("a.example.com"));
     }
 
     #[test]
