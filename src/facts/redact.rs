@@ -173,8 +173,9 @@ pub fn redact_with_users(
 }
 
 /// The kernel releases in the facts (`kernel.release`, every `module_releases`
-/// entry) or in a history listing (every string `kernel`) that redaction would change only by masking an address in them
-/// (`6.19.8.3-surface`, `6.1.2.3`), longest first.
+/// entry) or in a history listing (every string `kernel`) that redaction would
+/// change only by masking an address in them (`6.19.8.3-surface`, `6.1.2.3`),
+/// longest first.
 fn address_like_releases(v: &Value) -> Vec<String> {
     fn collect(v: &Value, out: &mut Vec<String>) {
         match v {
@@ -249,11 +250,14 @@ const ANONYMOUS_HOSTS: &[&str] = &["localhost", "(none)"];
 
 /// The host name to mask, if it identifies the machine. Of a fully qualified name
 /// (`alicebook.corp.example.com`), its first label: logs name the host by it alone,
-/// and where the domain follows, the mask takes it along ([`word_spans`]).
+/// and where the domain follows, the mask takes it along ([`word_spans`]). A name
+/// whose first label is a number (`192.168.1.5`) is kept whole.
 fn identifying(hostname: Option<&str>) -> Option<&str> {
     let h = hostname?;
     let h = match h.split_once('.') {
-        Some((label, _)) if label.len() >= 2 => label,
+        Some((label, _)) if label.len() >= 2 && label.bytes().any(|c| c.is_ascii_alphabetic()) => {
+            label
+        }
         _ => h,
     };
     (h.len() >= 2 && !ANONYMOUS_HOSTS.contains(&h)).then_some(h)
@@ -1173,9 +1177,9 @@ const MAX_SSID_TEXT: usize = 32 * 4;
 /// Wi-Fi network names where the kernel names one: mwifiex's `info: trying to
 /// associate to '<ssid>' bssid ...` (and `associate with`, `connecting to`,
 /// `connected to`, `join to` before a quoted name), its older unquoted `associate
-/// to <ssid> and bssid` and `join to <ssid> and bssid`, and the name after a word `SSID` or
-/// `ESSID` (any case; never `BSSID`, an address masked as one) with `=` or `:`
-/// (`SSID: <ssid>`, `ssid=<ssid>`) or before a quoted name (`ssid '<ssid>'`).
+/// to <ssid> and bssid` and `join to <ssid> and bssid`, and the name after a word
+/// `SSID` or `ESSID` (any case; never `BSSID`, an address masked as one) with `=`
+/// or `:` (`SSID: <ssid>`, `ssid=<ssid>`) or before a quoted name (`ssid '<ssid>'`).
 fn ssid_spans(s: &str) -> Vec<Span> {
     let lower = s.to_ascii_lowercase();
     let b = s.as_bytes();
@@ -1506,6 +1510,7 @@ mod tests {
             "surface: alicebook-dock ready"
         );
         assert_eq!(identifying(Some("a.example.com")), Some("a.example.com"));
+        assert_eq!(identifying(Some("192.168.1.5")), Some("192.168.1.5"));
     }
 
     #[test]
