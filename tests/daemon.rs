@@ -570,25 +570,13 @@ fn resume_from_logind_probes_again_and_a_forged_resume_does_not() {
     assert_eq!(probes, ["start", "resume", "settle"], "{}", d.log());
 }
 
-fn setpriv_nobody() -> Command {
-    let mut c = Command::new("setpriv");
-    c.args([
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "--inh-caps=-all",
-        "--",
-    ]);
-    c
-}
-
 #[test]
 fn an_unprivileged_caller_reads_everything_and_cannot_own_the_name() {
     let bus = PrivateBus::start();
     let (_, t) = healthy(Size::In15);
     let d = Daemon::start(&bus, t.path(), &[]);
     let local = local_json(t.path());
-    let out = setpriv_nobody()
+    let out = common::setpriv_nobody()
         .args([common::BIN, "status", "--json"])
         .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)
         .output()
@@ -600,7 +588,7 @@ fn an_unprivileged_caller_reads_everything_and_cannot_own_the_name() {
 
     // Properties, Refresh and Explain as uid 65534, through busctl.
     let busctl = |args: &[&str]| {
-        let out = setpriv_nobody()
+        let out = common::setpriv_nobody()
             .arg("busctl")
             .arg(format!("--address={}", bus.address))
             .args(args)
@@ -641,7 +629,7 @@ fn an_unprivileged_caller_reads_everything_and_cannot_own_the_name() {
     assert!(d.probes().len() >= 2, "Refresh as uid 65534 did not probe");
 
     // uid 65534 cannot serve the name: the daemon says why and exits 2.
-    let out = setpriv_nobody()
+    let out = common::setpriv_nobody()
         .args([DAEMON, "--root", "/"])
         .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)
         .env("NO_COLOR", "1")

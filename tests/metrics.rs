@@ -113,23 +113,32 @@ struct Family {
     samples: Vec<(BTreeMap<String, String>, f64)>,
 }
 
-/// The text parsed by prometheus_client, by family name; panics when it does not
-/// parse.
-fn parse(text: &str) -> BTreeMap<String, Family> {
-    let mut child = Command::new("/usr/bin/python3")
-        .args(["-c", PARSE_PY])
+/// Runs `cmd` with `text` on its standard input; `missing` is the panic message
+/// when it cannot start.
+fn with_stdin(cmd: &mut Command, text: &str, missing: &str) -> std::process::Output {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("/usr/bin/python3 must be installed (Debian's python3; scripts/test.sh)");
+        .expect(missing);
     child
         .stdin
         .take()
         .unwrap()
         .write_all(text.as_bytes())
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The text parsed by prometheus_client, by family name; panics when it does not
+/// parse.
+fn parse(text: &str) -> BTreeMap<String, Family> {
+    let out = with_stdin(
+        Command::new("/usr/bin/python3").args(["-c", PARSE_PY]),
+        text,
+        "/usr/bin/python3 must be installed (Debian's python3; scripts/test.sh)",
+    );
     assert!(
         out.status.success(),
         "prometheus_client did not parse the metrics: {}\n{text}",
@@ -200,20 +209,11 @@ fn value(fams: &BTreeMap<String, Family>, family: &str, pairs: &[(&str, &str)]) 
 
 /// `promtool check metrics` on the text: exits 0 and reports no problem.
 fn promtool_check_metrics(text: &str) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool must be installed (Debian's prometheus package; scripts/test.sh)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = with_stdin(
+        Command::new("promtool").args(["check", "metrics"]),
+        text,
+        "promtool must be installed (Debian's prometheus package; scripts/test.sh)",
+    );
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -897,13 +897,8 @@ fn an_unwritable_directory_is_exit_2_and_leaves_nothing() {
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let state = base.path().join("state");
-    let mut c = Command::new("setpriv");
+    let mut c = common::setpriv_nobody();
     c.args([
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "--inh-caps=-all",
-        "--",
         BIN,
         "metrics",
         "--local",

@@ -9,6 +9,9 @@
 //! What needs nixpkgs itself (building the package, the NixOS VM test) runs with
 //! `nix flake check` (docs/nixos.md).
 
+mod common;
+
+use common::unit_entries as entries;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -136,24 +139,6 @@ fn files_under(dir: &str) -> Vec<String> {
     }
     files.sort();
     files
-}
-
-/// `KEY=VALUE` lines of a unit file: (section, key, value).
-fn entries(path: &Path) -> Vec<(String, String, String)> {
-    let body = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut section = String::new();
-    let mut out = Vec::new();
-    for line in body.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            section = s.to_string();
-        } else if let Some((k, v)) = line.split_once('=') {
-            out.push((section.clone(), k.trim().to_string(), v.trim().to_string()));
-        }
-    }
-    out
 }
 
 /// The space-separated words of every `key=` in `section`, in order.

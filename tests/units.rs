@@ -15,6 +15,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::bus::PrivateBus;
+use common::unit_entries as entries;
 use surface_check::dbus::{BUS_NAME, INTERFACE, OBJECT_PATH, members};
 
 const BIN: &str = env!("CARGO_BIN_EXE_surface-check");
@@ -48,26 +49,6 @@ fn run(cmd: &mut Command, package: &str) -> Output {
             }
             panic!("running {name}: {e}");
         })
-}
-
-/// `KEY=VALUE` lines of a unit or desktop-entry file: (section, key, value).
-fn entries(path: &Path) -> Vec<(String, String, String)> {
-    let body = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut section = String::new();
-    let mut out = Vec::new();
-    for line in body.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            section = s.to_string();
-        } else if let Some((k, v)) = line.split_once('=') {
-            out.push((section.clone(), k.trim().to_string(), v.trim().to_string()));
-        } else {
-            panic!("{}: not KEY=VALUE: {line:?}", path.display());
-        }
-    }
-    out
 }
 
 /// The values of `key` in `section`.
@@ -427,15 +408,8 @@ fn attrs<'a>(xml: &'a str, name: &str) -> Vec<&'a str> {
 /// or capabilities: (succeeded, what it printed).
 fn gdbus(bus: &PrivateBus, nobody: bool, args: &[&str]) -> (bool, String) {
     let mut cmd = if nobody {
-        let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--",
-            "gdbus",
-        ]);
+        let mut c = common::setpriv_nobody();
+        c.arg("gdbus");
         c
     } else {
         Command::new("gdbus")

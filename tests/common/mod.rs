@@ -149,3 +149,38 @@ pub fn debian_kernel() -> PathBuf {
             )
         })
 }
+
+/// `setpriv` to uid and gid 65534 (nobody) without groups or capabilities; the
+/// program to run and its arguments follow.
+pub fn setpriv_nobody() -> Command {
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--",
+    ]);
+    c
+}
+
+/// `KEY=VALUE` lines of a unit, D-Bus service or desktop-entry file: (section,
+/// key, value). Any other line fails the test.
+pub fn unit_entries(path: &Path) -> Vec<(String, String, String)> {
+    let body = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut section = String::new();
+    let mut out = Vec::new();
+    for line in body.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = s.to_string();
+        } else if let Some((k, v)) = line.split_once('=') {
+            out.push((section.clone(), k.trim().to_string(), v.trim().to_string()));
+        } else {
+            panic!("{}: not KEY=VALUE: {line:?}", path.display());
+        }
+    }
+    out
+}
