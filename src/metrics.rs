@@ -517,6 +517,20 @@ mod tests {
         }
     }
 
+    /// Touch went from ok to failed between these boots.
+    fn touch_failed(previous: BootRef, current: BootRef) -> crate::history::diff::Regression {
+        crate::history::diff::Regression {
+            subsystem: "touch".into(),
+            previous,
+            current,
+            old_status: Status::Ok,
+            new_status: Status::Failed,
+            summary: String::new(),
+            hint: None,
+            changes: Vec::new(),
+        }
+    }
+
     #[test]
     fn another_release_or_generation_is_another_kernel() {
         let changed = |a, b| kernel_changed(&a, &b);
@@ -560,16 +574,7 @@ mod tests {
             Status::Failed
         };
         r.subsystems.push(again);
-        let regression = crate::history::diff::Regression {
-            subsystem: "touch".into(),
-            previous: boot("6.18.8", Some(41)),
-            current: boot("6.19.8", Some(42)),
-            old_status: Status::Ok,
-            new_status: Status::Failed,
-            summary: String::new(),
-            hint: None,
-            changes: Vec::new(),
-        };
+        let regression = touch_failed(boot("6.18.8", Some(41)), boot("6.19.8", Some(42)));
         let history = Assessment::Judged {
             comparison: Comparison {
                 regressions: vec![regression.clone(), regression],
@@ -649,16 +654,7 @@ mod tests {
     #[test]
     fn a_regression_on_the_same_kernel_is_not_after_a_kernel_update() {
         let r = report();
-        let regression = crate::history::diff::Regression {
-            subsystem: "touch".into(),
-            previous: boot("6.18.8", Some(41)),
-            current: boot("6.18.8", Some(41)),
-            old_status: Status::Ok,
-            new_status: Status::Failed,
-            summary: String::new(),
-            hint: None,
-            changes: Vec::new(),
-        };
+        let regression = touch_failed(boot("6.18.8", Some(41)), boot("6.18.8", Some(41)));
         let history = Assessment::Judged {
             comparison: Comparison {
                 regressions: vec![regression],
